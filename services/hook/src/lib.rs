@@ -1,0 +1,1 @@
+//! vigil-hook (being built).
