@@ -37,6 +37,19 @@ pub struct Bank {
     pub pdq_threshold: u32,
 }
 
+impl Bank {
+    /// A new active bank with no labels and the default PDQ threshold (31).
+    pub fn new(name: &str, action: BankAction) -> Bank {
+        Bank {
+            name: name.to_string(),
+            labels: Vec::new(),
+            action,
+            status: BankStatus::Active,
+            pdq_threshold: 31,
+        }
+    }
+}
+
 /// One hash in a bank.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BankEntry {
@@ -46,6 +59,18 @@ pub struct BankEntry {
     /// Lowercase hex of the hash.
     pub signal: String,
     pub labels: Vec<String>,
+}
+
+impl BankEntry {
+    pub fn new(bank: &str, entry_id: &str, signal_type: SignalType, signal: &str) -> BankEntry {
+        BankEntry {
+            bank: bank.to_string(),
+            entry_id: entry_id.to_string(),
+            signal_type,
+            signal: signal.to_string(),
+            labels: Vec::new(),
+        }
+    }
 }
 
 /// A match of an upload's signal against a bank entry.
