@@ -137,12 +137,20 @@ impl HashDb {
         }
         let signal = entry.signal.trim().to_ascii_lowercase();
         let pdq = match entry.signal_type {
-            SignalType::Pdq => Some(PdqHash::from_hex(&signal).map_err(|e| HashDbError::BadSignal {
-                entry_id: entry.entry_id.clone(),
-                detail: e.to_string(),
-            })?),
+            SignalType::Pdq => {
+                Some(
+                    PdqHash::from_hex(&signal).map_err(|e| HashDbError::BadSignal {
+                        entry_id: entry.entry_id.clone(),
+                        detail: e.to_string(),
+                    })?,
+                )
+            }
             SignalType::Md5 | SignalType::Sha256 => {
-                let want = if entry.signal_type == SignalType::Md5 { 32 } else { 64 };
+                let want = if entry.signal_type == SignalType::Md5 {
+                    32
+                } else {
+                    64
+                };
                 if signal.len() != want || !signal.bytes().all(|b| b.is_ascii_hexdigit()) {
                     return Err(HashDbError::BadSignal {
                         entry_id: entry.entry_id.clone(),
@@ -170,7 +178,10 @@ impl HashDb {
 
     /// Remove an entry (a tombstone). Returns whether it existed.
     pub fn delete_entry(&mut self, bank: &str, entry_id: &str) -> bool {
-        match self.by_key.remove(&(bank.to_string(), entry_id.to_string())) {
+        match self
+            .by_key
+            .remove(&(bank.to_string(), entry_id.to_string()))
+        {
             Some(idx) => {
                 self.entries[idx] = None;
                 true
@@ -185,7 +196,9 @@ impl HashDb {
         let mut out = Vec::new();
         let push = |idx: usize, distance: u32, out: &mut Vec<Match>| {
             if let Some(e) = &self.entries[idx] {
-                let Some(bank) = self.banks.get(&e.bank) else { return };
+                let Some(bank) = self.banks.get(&e.bank) else {
+                    return;
+                };
                 if bank.status == BankStatus::Disabled {
                     return;
                 }
@@ -225,7 +238,12 @@ impl HashDb {
                 }
             }
         }
-        out.sort_by(|a, b| a.distance.cmp(&b.distance).then(a.bank.cmp(&b.bank)).then(a.entry_id.cmp(&b.entry_id)));
+        out.sort_by(|a, b| {
+            a.distance
+                .cmp(&b.distance)
+                .then(a.bank.cmp(&b.bank))
+                .then(a.entry_id.cmp(&b.entry_id))
+        });
         out
     }
 }

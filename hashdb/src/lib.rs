@@ -1,13 +1,21 @@
 //! The hash database: signal types, banks (labels, provenance, status,
-//! counters) and the lookup of an upload's signals against every loaded bank.
+//! counters), the exact Hamming index, exchange formats and snapshots, and the
+//! lookup of an upload's signals against every loaded bank.
 //!
 //! Pure library: knows nothing of Kafka, HTTP or SQL. The services load banks
-//! from the database, feed changes in, and ask [`HashDb::lookup`].
-#![forbid(unsafe_code)]
+//! from the database (or a [`snapshot`]), feed changes in with
+//! [`HashDb::apply`], and ask [`HashDb::lookup`].
+//!
+//! The only `unsafe` is in [`kernel`]'s runtime-detected popcount kernel;
+//! every other module is safe code.
+#![deny(unsafe_code)]
 
 pub mod bank;
+pub mod index;
+pub mod kernel;
 pub mod signal;
 
-pub use bank::{Bank, BankAction, BankEntry, BankStatus, HashDb, Match};
+pub use bank::{Bank, BankAction, BankEntry, BankStatus, HashDb, HashDbError, Match};
+pub use index::{Hit, PdqIndex};
 pub use signal::{ExactHash, SignalType, Signals};
 pub use vigil_pdq::{PdqHash, PdqOutput};
