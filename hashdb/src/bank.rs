@@ -1,11 +1,15 @@
-//! Banks and their entries, and the in-memory lookup over all of them.
+//! Banks and their entries, the change log that updates them, and the
+//! in-memory lookup over all of them.
 //!
-//! This first version matches PDQ by brute force; the multi-index Hamming
-//! index replaces it (issue 5) behind the same `HashDb` API.
+//! Owns: [`Bank`], [`BankEntry`] (with provenance, note and counters),
+//! [`Change`] (one record of the `vigil.hashdb` change log) and [`HashDb`],
+//! which keeps exact signals (MD5, SHA-256) in a hash map and PDQ hashes in the
+//! exact Hamming [`PdqIndex`].
 
-use crate::signal::{SignalType, Signals};
+use crate::index::{self, Hit, PdqIndex, MAX_RADIUS};
+use crate::signal::{ExactHash, SignalType, Signals};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use vigil_pdq::PdqHash;
 
 /// What a match in a bank may trigger automatically.
@@ -14,7 +18,7 @@ use vigil_pdq::PdqHash;
 pub enum BankAction {
     Takedown,
     ReviewOnly,
-    /// An allow-list: a match suppresses automated action.
+    /// An allow-list: a match suppresses automated action and routes to review.
     Allow,
 }
 
@@ -28,13 +32,23 @@ pub enum BankStatus {
 
 /// A bank of hashes with its labels and matching rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Bank {
     pub name: String,
     pub labels: Vec<String>,
     pub action: BankAction,
     pub status: BankStatus,
-    /// Largest PDQ Hamming distance that counts as a match in this bank.
+    /// Largest PDQ Hamming distance that counts as a match in this bank
+    /// (the per-signal threshold for PDQ; clamped to 63). Exact signals
+    /// (MD5, SHA-256) match at distance 0 only.
     pub pdq_threshold: u32,
+    #[serde(default)]
+    pub description: String,
+    /// Gradual roll-out: the share (0.0..=1.0) of media for which this bank's
+    /// matches are reported, chosen deterministically from the media's
+    /// SHA-256. `None` reports every match.
+    #[serde(default)]
+    pub sampling_rate: Option<f64>,
 }
 
 impl Bank {
@@ -46,12 +60,91 @@ impl Bank {
             action,
             status: BankStatus::Active,
             pdq_threshold: 31,
+            description: String::new(),
+            sampling_rate: None,
+        }
+    }
+
+    /// Whether media with this SHA-256 falls in the bank's sample.
+    pub fn samples(&self, sha256: &[u8; 32]) -> bool {
+        let Some(rate) = self.sampling_rate else {
+            return true;
+        };
+        // FNV-1a over the bank name and the media hash: stable across runs.
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in self.name.bytes().chain(sha256.iter().copied()) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        ((h >> 11) as f64 / (1u64 << 53) as f64) < rate
+    }
+}
+
+/// What the sharer of an entry thinks of it (ThreatExchange-style opinions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Opinion {
+    /// The sharer says it violates.
+    Positive,
+    /// The sharer disputes it (false positive, not violating).
+    Negative,
+    /// Shared to start an investigation, not as a verdict.
+    InvestigationSeed,
+}
+
+impl Opinion {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Opinion::Positive => "positive",
+            Opinion::Negative => "negative",
+            Opinion::InvestigationSeed => "investigation_seed",
+        }
+    }
+
+    /// Parse the names used by exchanges (`positive`, `negative`, `disputed`,
+    /// `false_positive`, `investigation_seed`, ...), case-insensitively.
+    pub fn parse(s: &str) -> Option<Opinion> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "positive" | "true_positive" | "tp" => Some(Opinion::Positive),
+            "negative" | "disputed" | "false_positive" | "fp" => Some(Opinion::Negative),
+            "investigation_seed" | "seed" => Some(Opinion::InvestigationSeed),
+            _ => None,
         }
     }
 }
 
+/// Where an entry came from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The exchange or programme (e.g. `gifct-hsdb`, `threatexchange:1234`, `local`).
+    #[serde(default)]
+    pub exchange: String,
+    /// Who shared it (an organisation or user name as the exchange gives it).
+    #[serde(default)]
+    pub shared_by: String,
+    /// When it was shared, as the exchange gives it (RFC 3339 or Unix seconds).
+    #[serde(default)]
+    pub shared_at: Option<String>,
+    #[serde(default)]
+    pub opinion: Option<Opinion>,
+    /// The exchange's own id for the record.
+    #[serde(default)]
+    pub source_id: Option<String>,
+}
+
+/// Per-entry outcome counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryCounters {
+    pub matches: u64,
+    pub upheld: u64,
+    pub overturned: u64,
+}
+
 /// One hash in a bank.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BankEntry {
     pub bank: String,
     pub entry_id: String,
@@ -59,6 +152,12 @@ pub struct BankEntry {
     /// Lowercase hex of the hash.
     pub signal: String,
     pub labels: Vec<String>,
+    #[serde(default)]
+    pub provenance: Option<Provenance>,
+    #[serde(default)]
+    pub note: Option<String>,
+    #[serde(default)]
+    pub counters: EntryCounters,
 }
 
 impl BankEntry {
@@ -69,7 +168,33 @@ impl BankEntry {
             signal_type,
             signal: signal.to_string(),
             labels: Vec::new(),
+            provenance: None,
+            note: None,
+            counters: EntryCounters::default(),
         }
+    }
+
+    /// The deterministic entry id for a signal in a bank: the same bank,
+    /// signal type and (normalised) signal always give the same id, so
+    /// re-importing a list changes nothing. Form: `pdq-` + 24 hex digits of
+    /// SHA-256 over `bank \0 type \0 signal`.
+    pub fn derive_id(bank: &str, signal_type: SignalType, signal: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(bank.as_bytes());
+        h.update([0]);
+        h.update(signal_type.as_str().as_bytes());
+        h.update([0]);
+        h.update(signal.trim().to_ascii_lowercase().as_bytes());
+        let d = h.finalize();
+        format!("{}-{}", signal_type.as_str(), hex::encode(&d[..12]))
+    }
+
+    /// A new entry whose id is [`BankEntry::derive_id`].
+    pub fn derived(bank: &str, signal_type: SignalType, signal: &str) -> BankEntry {
+        let signal = signal.trim().to_ascii_lowercase();
+        let id = Self::derive_id(bank, signal_type, &signal);
+        BankEntry::new(bank, &id, signal_type, &signal)
     }
 }
 
@@ -83,22 +208,165 @@ pub struct Match {
     pub labels: Vec<String>,
 }
 
-/// All loaded banks and entries.
-#[derive(Debug, Default)]
-pub struct HashDb {
-    banks: HashMap<String, Bank>,
-    pdq: Vec<(PdqHash, usize)>,
-    exact: HashMap<(SignalType, String), Vec<usize>>,
-    entries: Vec<Option<BankEntry>>,
-    by_key: HashMap<(String, String), usize>,
+/// A match with what policy needs to act on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchDetail {
+    pub m: Match,
+    pub bank_action: BankAction,
+    pub bank_status: BankStatus,
+    /// The sharer's opinion of the entry, when known.
+    pub opinion: Option<Opinion>,
+    /// True when this match must stop automated action: an allow-list bank,
+    /// a quarantined bank, or an entry its sharer disputes. Policy routes
+    /// such uploads to review with [`MatchDetail::reason`].
+    pub suppresses_automation: bool,
+    pub reason: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+/// One record of the change log (`vigil.hashdb`, keyed by [`Change::key`]).
+/// Applying the same record twice is harmless.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Change {
+    UpsertBank {
+        bank: Bank,
+    },
+    /// Remove a bank and every entry in it.
+    DeleteBank {
+        name: String,
+    },
+    UpsertEntry {
+        entry: BankEntry,
+    },
+    /// A tombstone: the entry is gone everywhere it propagates.
+    DeleteEntry {
+        bank: String,
+        entry_id: String,
+    },
+}
+
+impl Change {
+    /// The compacted-topic key: `bank/entry_id` for entries, `bank/` for the
+    /// bank record itself.
+    pub fn key(&self) -> String {
+        match self {
+            Change::UpsertBank { bank } => format!("{}/", bank.name),
+            Change::DeleteBank { name } => format!("{name}/"),
+            Change::UpsertEntry { entry } => format!("{}/{}", entry.bank, entry.entry_id),
+            Change::DeleteEntry { bank, entry_id } => format!("{bank}/{entry_id}"),
+        }
+    }
+}
+
+/// What applying a change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Inserted,
+    Updated,
+    /// Already in exactly this state (re-import, replayed record).
+    Unchanged,
+    Deleted,
+    /// A delete for something that was not there.
+    Absent,
+}
+
+/// Outcome of a human decision on a match, for the entry counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Matched,
+    Upheld,
+    Overturned,
+}
+
+/// Per-bank statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct BankStats {
+    pub entries: usize,
+    pub by_signal: BTreeMap<SignalType, usize>,
+    pub matches: u64,
+    pub upheld: u64,
+    pub overturned: u64,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HashDbError {
     #[error("entry {entry_id} names unknown bank {bank}")]
     UnknownBank { bank: String, entry_id: String },
     #[error("entry {entry_id}: {detail}")]
     BadSignal { entry_id: String, detail: String },
+    #[error("bank {bank}: {detail}")]
+    BadBank { bank: String, detail: String },
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+#[derive(Debug, Clone)]
+struct Stored {
+    entry: BankEntry,
+    /// The PDQ index slot, or `NO_SLOT`.
+    slot: u32,
+    exact: Option<ExactHash>,
+}
+
+/// Check and normalise an entry's signal.
+pub fn parse_signal(signal_type: SignalType, signal: &str) -> Result<(String, ExactOrPdq), String> {
+    let s = signal.trim().to_ascii_lowercase();
+    let want = match signal_type {
+        SignalType::Pdq => 64,
+        SignalType::Md5 => 32,
+        SignalType::Sha256 => 64,
+    };
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("{signal_type} signal is not hex"));
+    }
+    if s.len() != want {
+        return Err(format!(
+            "{signal_type} signal has {} hex digits, expected {want}",
+            s.len()
+        ));
+    }
+    let bytes = hex::decode(&s).map_err(|e| e.to_string())?;
+    let v = match signal_type {
+        SignalType::Pdq => {
+            let mut b = [0u8; 32];
+            b.copy_from_slice(&bytes);
+            ExactOrPdq::Pdq(PdqHash(b))
+        }
+        SignalType::Md5 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&bytes);
+            ExactOrPdq::Exact(ExactHash::Md5(b))
+        }
+        SignalType::Sha256 => {
+            let mut b = [0u8; 32];
+            b.copy_from_slice(&bytes);
+            ExactOrPdq::Exact(ExactHash::Sha256(b))
+        }
+    };
+    Ok((s, v))
+}
+
+/// A parsed signal value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExactOrPdq {
+    Pdq(PdqHash),
+    Exact(ExactHash),
+}
+
+/// All loaded banks and entries.
+#[derive(Debug, Default, Clone)]
+pub struct HashDb {
+    banks: HashMap<String, Bank>,
+    /// Entry storage; `None` marks a free place (reused by later inserts).
+    entries: Vec<Option<Stored>>,
+    free: Vec<u32>,
+    /// bank → entry id → place in `entries`.
+    by_bank: HashMap<String, HashMap<String, u32>>,
+    exact: HashMap<ExactHash, Vec<u32>>,
+    pdq: PdqIndex,
+    /// PDQ slot → place in `entries` (`NO_SLOT` once deleted).
+    pdq_owner: Vec<u32>,
+    live: usize,
 }
 
 impl HashDb {
@@ -106,8 +374,101 @@ impl HashDb {
         Self::default()
     }
 
+    /// Build a database in one go (a snapshot load, or the services' initial
+    /// load from SQL): much faster than upserting one by one because the PDQ
+    /// index is bulk-built. Entries that fail validation are returned with
+    /// their error and left out; a later entry with the same bank and id
+    /// replaces an earlier one.
+    pub fn load(
+        banks: Vec<Bank>,
+        entries: impl IntoIterator<Item = BankEntry>,
+    ) -> (HashDb, Vec<HashDbError>) {
+        let mut db = HashDb::new();
+        let mut errors = Vec::new();
+        for b in banks {
+            if let Err(e) = db.upsert_bank_checked(b) {
+                errors.push(e);
+            }
+        }
+        let mut hashes = Vec::new();
+        for entry in entries {
+            let parsed = match db.validate(&entry) {
+                Ok(p) => p,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            db.remove_key(&entry.bank, &entry.entry_id);
+            let (signal, parsed) = parsed;
+            let slot = match &parsed {
+                ExactOrPdq::Pdq(h) => {
+                    hashes.push(index::words(h));
+                    (hashes.len() - 1) as u32
+                }
+                ExactOrPdq::Exact(_) => NO_SLOT,
+            };
+            db.place(BankEntry { signal, ..entry }, parsed, slot);
+        }
+        // Slots of entries replaced during the load are dead in the index.
+        let mut alive_slots = vec![false; hashes.len()];
+        for s in db.entries.iter().flatten() {
+            if s.slot != NO_SLOT {
+                alive_slots[s.slot as usize] = true;
+            }
+        }
+        db.pdq = PdqIndex::from_hashes(hashes);
+        for (slot, alive) in alive_slots.iter().enumerate() {
+            if !alive {
+                db.pdq.remove(slot as u32);
+            }
+        }
+        (db, errors)
+    }
+
     pub fn upsert_bank(&mut self, bank: Bank) {
+        let _ = self.upsert_bank_checked(bank);
+    }
+
+    /// Insert or replace a bank, rejecting bad settings.
+    pub fn upsert_bank_checked(&mut self, mut bank: Bank) -> Result<Applied, HashDbError> {
+        if bank.name.is_empty() || bank.name.contains('/') {
+            return Err(HashDbError::BadBank {
+                bank: bank.name,
+                detail: "a bank name must be non-empty and contain no '/'".into(),
+            });
+        }
+        if let Some(r) = bank.sampling_rate {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(HashDbError::BadBank {
+                    bank: bank.name,
+                    detail: format!("sampling rate {r} is not in 0..=1"),
+                });
+            }
+        }
+        bank.pdq_threshold = bank.pdq_threshold.min(MAX_RADIUS);
+        let applied = match self.banks.get(&bank.name) {
+            Some(old) if *old == bank => Applied::Unchanged,
+            Some(_) => Applied::Updated,
+            None => Applied::Inserted,
+        };
         self.banks.insert(bank.name.clone(), bank);
+        Ok(applied)
+    }
+
+    /// Remove a bank and all its entries. Returns whether it existed.
+    pub fn delete_bank(&mut self, name: &str) -> bool {
+        let ids: Vec<String> = self
+            .by_bank
+            .get(name)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for id in ids {
+            self.remove_key(name, &id);
+        }
+        self.by_bank.remove(name);
+        self.maybe_compact();
+        self.banks.remove(name).is_some()
     }
 
     pub fn bank(&self, name: &str) -> Option<&Bank> {
@@ -120,130 +481,349 @@ impl HashDb {
 
     /// Number of live entries.
     pub fn len(&self) -> usize {
-        self.by_key.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
+        self.live == 0
+    }
+
+    /// The entry with this id, if present.
+    pub fn entry(&self, bank: &str, entry_id: &str) -> Option<&BankEntry> {
+        let place = *self.by_bank.get(bank)?.get(entry_id)?;
+        self.entries[place as usize].as_ref().map(|s| &s.entry)
+    }
+
+    /// A bank's entries, sorted by entry id (for export).
+    pub fn entries_of(&self, bank: &str) -> Vec<&BankEntry> {
+        let mut out: Vec<&BankEntry> = self
+            .by_bank
+            .get(bank)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|&p| self.entries[p as usize].as_ref().map(|s| &s.entry))
+            .collect();
+        out.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+        out
+    }
+
+    /// Every live entry, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = &BankEntry> {
+        self.entries.iter().flatten().map(|s| &s.entry)
+    }
+
+    /// Statistics of one bank.
+    pub fn bank_stats(&self, bank: &str) -> Option<BankStats> {
+        self.banks.get(bank)?;
+        let mut st = BankStats::default();
+        for e in self.entries_of(bank) {
+            st.entries += 1;
+            *st.by_signal.entry(e.signal_type).or_default() += 1;
+            st.matches += e.counters.matches;
+            st.upheld += e.counters.upheld;
+            st.overturned += e.counters.overturned;
+        }
+        Some(st)
+    }
+
+    /// The PDQ index (for statistics and memory reports).
+    pub fn pdq_index(&self) -> &PdqIndex {
+        &self.pdq
+    }
+
+    fn validate(&self, entry: &BankEntry) -> Result<(String, ExactOrPdq), HashDbError> {
+        if !self.banks.contains_key(&entry.bank) {
+            return Err(HashDbError::UnknownBank {
+                bank: entry.bank.clone(),
+                entry_id: entry.entry_id.clone(),
+            });
+        }
+        if entry.entry_id.is_empty() {
+            return Err(HashDbError::BadSignal {
+                entry_id: String::new(),
+                detail: "empty entry id".into(),
+            });
+        }
+        parse_signal(entry.signal_type, &entry.signal).map_err(|detail| HashDbError::BadSignal {
+            entry_id: entry.entry_id.clone(),
+            detail,
+        })
     }
 
     /// Insert or replace an entry.
     pub fn upsert_entry(&mut self, entry: BankEntry) -> Result<(), HashDbError> {
-        if !self.banks.contains_key(&entry.bank) {
-            return Err(HashDbError::UnknownBank {
-                bank: entry.bank,
-                entry_id: entry.entry_id,
-            });
-        }
-        let signal = entry.signal.trim().to_ascii_lowercase();
-        let pdq = match entry.signal_type {
-            SignalType::Pdq => {
-                Some(
-                    PdqHash::from_hex(&signal).map_err(|e| HashDbError::BadSignal {
-                        entry_id: entry.entry_id.clone(),
-                        detail: e.to_string(),
-                    })?,
-                )
+        self.upsert_entry_applied(entry).map(|_| ())
+    }
+
+    /// Insert or replace an entry, saying what changed.
+    pub fn upsert_entry_applied(&mut self, entry: BankEntry) -> Result<Applied, HashDbError> {
+        let (signal, parsed) = self.validate(&entry)?;
+        let entry = BankEntry { signal, ..entry };
+        if let Some(old) = self.entry(&entry.bank, &entry.entry_id) {
+            if *old == entry {
+                return Ok(Applied::Unchanged);
             }
-            SignalType::Md5 | SignalType::Sha256 => {
-                let want = if entry.signal_type == SignalType::Md5 {
-                    32
-                } else {
-                    64
-                };
-                if signal.len() != want || !signal.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(HashDbError::BadSignal {
-                        entry_id: entry.entry_id.clone(),
-                        detail: format!("expected {want} hex digits for {}", entry.signal_type),
-                    });
-                }
-                None
+        }
+        let existed = self.remove_key(&entry.bank, &entry.entry_id);
+        let slot = match &parsed {
+            ExactOrPdq::Pdq(h) => self.pdq.insert(h),
+            ExactOrPdq::Exact(_) => NO_SLOT,
+        };
+        self.place(entry, parsed, slot);
+        Ok(if existed {
+            Applied::Updated
+        } else {
+            Applied::Inserted
+        })
+    }
+
+    fn place(&mut self, entry: BankEntry, parsed: ExactOrPdq, slot: u32) {
+        let place = match self.free.pop() {
+            Some(p) => p,
+            None => {
+                self.entries.push(None);
+                (self.entries.len() - 1) as u32
             }
         };
-        self.delete_entry(&entry.bank, &entry.entry_id);
-        let idx = self.entries.len();
-        let key = (entry.bank.clone(), entry.entry_id.clone());
-        match pdq {
-            Some(h) => self.pdq.push((h, idx)),
-            None => self
-                .exact
-                .entry((entry.signal_type, signal.clone()))
-                .or_default()
-                .push(idx),
-        }
-        self.entries.push(Some(BankEntry { signal, ..entry }));
-        self.by_key.insert(key, idx);
-        Ok(())
+        let exact = match parsed {
+            ExactOrPdq::Pdq(_) => {
+                if self.pdq_owner.len() <= slot as usize {
+                    self.pdq_owner.resize(slot as usize + 1, NO_SLOT);
+                }
+                self.pdq_owner[slot as usize] = place;
+                None
+            }
+            ExactOrPdq::Exact(e) => {
+                self.exact.entry(e.clone()).or_default().push(place);
+                Some(e)
+            }
+        };
+        self.by_bank
+            .entry(entry.bank.clone())
+            .or_default()
+            .insert(entry.entry_id.clone(), place);
+        self.entries[place as usize] = Some(Stored { entry, slot, exact });
+        self.live += 1;
     }
 
     /// Remove an entry (a tombstone). Returns whether it existed.
     pub fn delete_entry(&mut self, bank: &str, entry_id: &str) -> bool {
-        match self
-            .by_key
-            .remove(&(bank.to_string(), entry_id.to_string()))
-        {
-            Some(idx) => {
-                self.entries[idx] = None;
-                true
+        let existed = self.remove_key(bank, entry_id);
+        self.maybe_compact();
+        existed
+    }
+
+    fn remove_key(&mut self, bank: &str, entry_id: &str) -> bool {
+        let Some(place) = self.by_bank.get_mut(bank).and_then(|m| m.remove(entry_id)) else {
+            return false;
+        };
+        let Some(stored) = self.entries[place as usize].take() else {
+            return false;
+        };
+        if stored.slot != NO_SLOT {
+            self.pdq.remove(stored.slot);
+            self.pdq_owner[stored.slot as usize] = NO_SLOT;
+        }
+        if let Some(e) = &stored.exact {
+            if let Some(v) = self.exact.get_mut(e) {
+                v.retain(|&p| p != place);
+                if v.is_empty() {
+                    self.exact.remove(e);
+                }
             }
-            None => false,
+        }
+        self.free.push(place);
+        self.live -= 1;
+        true
+    }
+
+    /// Rebuild the PDQ index when tombstones outnumber live hashes (and are
+    /// many): keeps memory proportional to live entries.
+    fn maybe_compact(&mut self) {
+        if self.pdq.dead() < 65_536 || self.pdq.dead() < self.pdq.len() {
+            return;
+        }
+        self.compact();
+    }
+
+    /// Rebuild the PDQ index over live entries only.
+    pub fn compact(&mut self) {
+        let mut hashes = Vec::with_capacity(self.pdq.len());
+        let mut owner = Vec::with_capacity(self.pdq.len());
+        for (place, stored) in self.entries.iter_mut().enumerate() {
+            if let Some(s) = stored {
+                if s.slot != NO_SLOT {
+                    let h = self.pdq.get(s.slot).unwrap_or(PdqHash([0; 32]));
+                    s.slot = hashes.len() as u32;
+                    hashes.push(index::words(&h));
+                    owner.push(place as u32);
+                }
+            }
+        }
+        self.pdq = PdqIndex::from_hashes(hashes);
+        self.pdq_owner = owner;
+    }
+
+    /// Apply one change-log record. Idempotent: replaying a record returns
+    /// [`Applied::Unchanged`] or [`Applied::Absent`].
+    pub fn apply(&mut self, change: Change) -> Result<Applied, HashDbError> {
+        match change {
+            Change::UpsertBank { bank } => self.upsert_bank_checked(bank),
+            Change::DeleteBank { name } => Ok(if self.delete_bank(&name) {
+                Applied::Deleted
+            } else {
+                Applied::Absent
+            }),
+            Change::UpsertEntry { entry } => self.upsert_entry_applied(entry),
+            Change::DeleteEntry { bank, entry_id } => Ok(if self.delete_entry(&bank, &entry_id) {
+                Applied::Deleted
+            } else {
+                Applied::Absent
+            }),
         }
     }
 
-    /// Every match of `signals` in active or quarantined banks (quarantined
-    /// matches are returned so policy can route them to review).
-    pub fn lookup(&self, signals: &Signals) -> Vec<Match> {
-        let mut out = Vec::new();
-        let push = |idx: usize, distance: u32, out: &mut Vec<Match>| {
-            if let Some(e) = &self.entries[idx] {
-                let Some(bank) = self.banks.get(&e.bank) else {
-                    return;
-                };
-                if bank.status == BankStatus::Disabled {
-                    return;
-                }
-                if e.signal_type == SignalType::Pdq && distance > bank.pdq_threshold {
-                    return;
-                }
-                let mut labels = bank.labels.clone();
-                for l in &e.labels {
-                    if !labels.contains(l) {
-                        labels.push(l.clone());
-                    }
-                }
-                out.push(Match {
-                    bank: e.bank.clone(),
-                    entry_id: e.entry_id.clone(),
-                    signal_type: e.signal_type,
-                    distance,
-                    labels,
-                });
-            }
+    /// Count an outcome on an entry. Returns whether the entry exists.
+    pub fn record_outcome(&mut self, bank: &str, entry_id: &str, outcome: Outcome) -> bool {
+        let Some(&place) = self.by_bank.get(bank).and_then(|m| m.get(entry_id)) else {
+            return false;
         };
-        for (t, h) in [
-            (SignalType::Md5, hex::encode(signals.md5)),
-            (SignalType::Sha256, hex::encode(signals.sha256)),
+        let Some(s) = self.entries[place as usize].as_mut() else {
+            return false;
+        };
+        let c = &mut s.entry.counters;
+        match outcome {
+            Outcome::Matched => c.matches += 1,
+            Outcome::Upheld => c.upheld += 1,
+            Outcome::Overturned => c.overturned += 1,
+        }
+        true
+    }
+
+    /// Every match of `signals` in active or quarantined banks (quarantined
+    /// matches are returned so policy can route them to review), sorted by
+    /// distance, bank, entry id.
+    pub fn lookup(&self, signals: &Signals) -> Vec<Match> {
+        self.lookup_detailed(signals)
+            .into_iter()
+            .map(|d| d.m)
+            .collect()
+    }
+
+    /// Like [`HashDb::lookup`], with each bank's action and status and the
+    /// entry's opinion, and whether the match must suppress automation.
+    pub fn lookup_detailed(&self, signals: &Signals) -> Vec<MatchDetail> {
+        let mut out = Vec::new();
+        for e in [
+            ExactHash::Md5(signals.md5),
+            ExactHash::Sha256(signals.sha256),
         ] {
-            if let Some(idxs) = self.exact.get(&(t, h)) {
-                for &i in idxs {
-                    push(i, 0, &mut out);
+            if let Some(places) = self.exact.get(&e) {
+                for &p in places {
+                    self.push_match(p, 0, signals, &mut out);
                 }
             }
         }
         if let Some((q, _quality)) = &signals.pdq {
-            for (h, i) in &self.pdq {
-                let d = h.distance(q);
-                if d <= 63 {
-                    push(*i, d, &mut out);
+            let radius = self
+                .banks
+                .values()
+                .filter(|b| b.status != BankStatus::Disabled)
+                .map(|b| b.pdq_threshold.min(MAX_RADIUS))
+                .max();
+            if let Some(radius) = radius {
+                let mut hits: Vec<Hit> = Vec::new();
+                self.pdq.range(q, radius, &mut hits);
+                for h in hits {
+                    let place = self.pdq_owner[h.slot as usize];
+                    if place != NO_SLOT {
+                        self.push_match(place, h.distance, signals, &mut out);
+                    }
                 }
             }
         }
         out.sort_by(|a, b| {
-            a.distance
-                .cmp(&b.distance)
-                .then(a.bank.cmp(&b.bank))
-                .then(a.entry_id.cmp(&b.entry_id))
+            a.m.distance
+                .cmp(&b.m.distance)
+                .then_with(|| a.m.bank.cmp(&b.m.bank))
+                .then_with(|| a.m.entry_id.cmp(&b.m.entry_id))
         });
         out
     }
+
+    fn push_match(&self, place: u32, distance: u32, signals: &Signals, out: &mut Vec<MatchDetail>) {
+        let Some(s) = &self.entries[place as usize] else {
+            return;
+        };
+        let e = &s.entry;
+        let Some(bank) = self.banks.get(&e.bank) else {
+            return;
+        };
+        if bank.status == BankStatus::Disabled {
+            return;
+        }
+        if e.signal_type == SignalType::Pdq && distance > bank.pdq_threshold.min(MAX_RADIUS) {
+            return;
+        }
+        if !bank.samples(&signals.sha256) {
+            return;
+        }
+        let mut labels = bank.labels.clone();
+        for l in &e.labels {
+            if !labels.contains(l) {
+                labels.push(l.clone());
+            }
+        }
+        let opinion = e.provenance.as_ref().and_then(|p| p.opinion);
+        let reason = if bank.action == BankAction::Allow {
+            Some(format!(
+                "allow-list bank {} matched: automated action suppressed",
+                bank.name
+            ))
+        } else if bank.status == BankStatus::Quarantined {
+            Some(format!("bank {} is quarantined", bank.name))
+        } else if opinion == Some(Opinion::Negative) {
+            Some(format!("entry {} is disputed by its sharer", e.entry_id))
+        } else {
+            None
+        };
+        out.push(MatchDetail {
+            m: Match {
+                bank: e.bank.clone(),
+                entry_id: e.entry_id.clone(),
+                signal_type: e.signal_type,
+                distance,
+                labels,
+            },
+            bank_action: bank.action,
+            bank_status: bank.status,
+            opinion,
+            suppresses_automation: reason.is_some(),
+            reason,
+        });
+    }
+
+    /// Resident bytes of the PDQ index and an estimate for the entry store.
+    pub fn memory_bytes(&self) -> MemoryReport {
+        let index = self.pdq.memory_bytes() + self.pdq_owner.capacity() * 4;
+        let mut entries = self.entries.capacity() * std::mem::size_of::<Option<Stored>>();
+        for s in self.entries.iter().flatten() {
+            let e = &s.entry;
+            entries += e.bank.capacity() + e.entry_id.capacity() + e.signal.capacity();
+            entries += e.labels.iter().map(|l| l.capacity() + 24).sum::<usize>();
+            entries += e.note.as_ref().map_or(0, |n| n.capacity());
+            // by_bank key and slot (HashMap overhead about 1.1× the pair).
+            entries += e.entry_id.capacity() + 24 + 4 + 8;
+        }
+        MemoryReport { index, entries }
+    }
+}
+
+/// Memory use of a [`HashDb`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryReport {
+    /// The PDQ index and slot map, exact.
+    pub index: usize,
+    /// Entry metadata, estimated from string capacities.
+    pub entries: usize,
 }

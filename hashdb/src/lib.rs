@@ -15,7 +15,10 @@ pub mod index;
 pub mod kernel;
 pub mod signal;
 
-pub use bank::{Bank, BankAction, BankEntry, BankStatus, HashDb, HashDbError, Match};
+pub use bank::{
+    Applied, Bank, BankAction, BankEntry, BankStats, BankStatus, Change, EntryCounters, HashDb,
+    HashDbError, Match, MatchDetail, MemoryReport, Opinion, Outcome, Provenance,
+};
 pub use index::{Hit, PdqIndex};
 pub use signal::{ExactHash, SignalType, Signals};
 pub use vigil_pdq::{PdqHash, PdqOutput};
