@@ -14,6 +14,7 @@ pub mod bank;
 pub mod index;
 pub mod kernel;
 pub mod signal;
+pub mod snapshot;
 
 pub use bank::{
     Applied, Bank, BankAction, BankEntry, BankStats, BankStatus, Change, EntryCounters, HashDb,

@@ -1,0 +1,394 @@
+//! Snapshots: the whole [`HashDb`] (banks and entries) in a versioned,
+//! checksummed binary file, so a worker starts fast and then catches up from
+//! the change log.
+//!
+//! Owns the snapshot format (`docs/formats.md` describes it byte by byte):
+//!
+//! ```text
+//! header   b"VIGILHDB"  version: u32 LE (= 1)  reserved: u32 (= 0)
+//! body     cursor: str   banks: u32 count × (JSON str)
+//!          entries: u64 count × entry (see write_entry)
+//! trailer  b"VHDBEND\0"  crc32: u32 LE over every byte before the trailer
+//! ```
+//!
+//! `str` is a `u32` LE byte length and UTF-8 bytes. The `cursor` is opaque to
+//! the library: the services store their change-log position there (e.g.
+//! Kafka offsets as JSON) and resume from it after loading.
+//!
+//! Reading never half-loads: the database is built only after the trailer's
+//! checksum matches and nothing follows it; a truncated, corrupted or foreign
+//! file gives a typed [`SnapshotError`]. The PDQ index itself is not stored;
+//! it is bulk-built on load (about a second per ten million hashes).
+
+use crate::bank::{Bank, BankEntry, EntryCounters, HashDb, HashDbError, Opinion, Provenance};
+use crate::signal::SignalType;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+
+/// The magic bytes that open a snapshot.
+pub const MAGIC: &[u8; 8] = b"VIGILHDB";
+/// The magic bytes of the trailer.
+pub const TRAILER: &[u8; 8] = b"VHDBEND\0";
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Longest string accepted in a snapshot (guards allocation on corrupt input).
+pub const MAX_STR: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("not a Vigil hash database snapshot (bad magic bytes)")]
+    BadMagic,
+    #[error("snapshot format version {0} is not supported (this build reads version {VERSION})")]
+    UnsupportedVersion(u32),
+    #[error("snapshot is truncated")]
+    Truncated,
+    #[error("snapshot checksum mismatch: stored {stored:08x}, computed {computed:08x}")]
+    Checksum { stored: u32, computed: u32 },
+    #[error("snapshot is corrupt: {0}")]
+    Corrupt(String),
+    #[error("snapshot holds an invalid entry: {0}")]
+    Entry(#[from] HashDbError),
+    #[error("snapshot I/O error: {0}")]
+    Io(io::Error),
+}
+
+impl From<io::Error> for SnapshotError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            SnapshotError::Truncated
+        } else {
+            SnapshotError::Io(e)
+        }
+    }
+}
+
+/// What a snapshot holds besides the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    pub version: u32,
+    pub banks: usize,
+    pub entries: u64,
+    /// The change-log position the writer recorded.
+    pub cursor: String,
+}
+
+struct CrcWriter<W: Write> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+struct CrcReader<R: Read> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: Read> Read for CrcReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn put_u8(w: &mut impl Write, v: u8) -> io::Result<()> {
+    w.write_all(&[v])
+}
+fn put_u32(w: &mut impl Write, v: u32) -> io::Result<()> {
+    w.write_all(&v.to_le_bytes())
+}
+fn put_u64(w: &mut impl Write, v: u64) -> io::Result<()> {
+    w.write_all(&v.to_le_bytes())
+}
+fn put_str(w: &mut impl Write, s: &str) -> io::Result<()> {
+    put_u32(w, s.len() as u32)?;
+    w.write_all(s.as_bytes())
+}
+fn put_opt_str(w: &mut impl Write, s: Option<&str>) -> io::Result<()> {
+    match s {
+        Some(s) => {
+            put_u8(w, 1)?;
+            put_str(w, s)
+        }
+        None => put_u8(w, 0),
+    }
+}
+
+fn get_u8(r: &mut impl Read) -> Result<u8, SnapshotError> {
+    let mut b = [0u8; 1];
+    r.read_exact(&mut b)?;
+    Ok(b[0])
+}
+fn get_u32(r: &mut impl Read) -> Result<u32, SnapshotError> {
+    let mut b = [0u8; 4];
+    r.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+fn get_u64(r: &mut impl Read) -> Result<u64, SnapshotError> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+fn get_str(r: &mut impl Read) -> Result<String, SnapshotError> {
+    let len = get_u32(r)? as usize;
+    if len > MAX_STR {
+        return Err(SnapshotError::Corrupt(format!("string of {len} bytes")));
+    }
+    let mut b = vec![0u8; len];
+    r.read_exact(&mut b)?;
+    String::from_utf8(b).map_err(|_| SnapshotError::Corrupt("string is not UTF-8".into()))
+}
+fn get_opt_str(r: &mut impl Read) -> Result<Option<String>, SnapshotError> {
+    match get_u8(r)? {
+        0 => Ok(None),
+        1 => Ok(Some(get_str(r)?)),
+        t => Err(SnapshotError::Corrupt(format!("option tag {t}"))),
+    }
+}
+
+fn signal_code(t: SignalType) -> u8 {
+    match t {
+        SignalType::Pdq => 1,
+        SignalType::Md5 => 2,
+        SignalType::Sha256 => 3,
+    }
+}
+
+fn opinion_code(o: Option<Opinion>) -> u8 {
+    match o {
+        None => 0,
+        Some(Opinion::Positive) => 1,
+        Some(Opinion::Negative) => 2,
+        Some(Opinion::InvestigationSeed) => 3,
+    }
+}
+
+const HAS_PROVENANCE: u8 = 1;
+const HAS_NOTE: u8 = 2;
+const HAS_COUNTERS: u8 = 4;
+
+/// Write `db` with the change-log position `cursor`.
+pub fn write_snapshot<W: Write>(db: &HashDb, cursor: &str, out: W) -> Result<(), SnapshotError> {
+    let mut w = CrcWriter {
+        inner: BufWriter::with_capacity(1 << 20, out),
+        crc: crc32fast::Hasher::new(),
+    };
+    w.write_all(MAGIC)?;
+    put_u32(&mut w, VERSION)?;
+    put_u32(&mut w, 0)?;
+    put_str(&mut w, cursor)?;
+    let mut banks: Vec<&Bank> = db.banks().collect();
+    banks.sort_by(|a, b| a.name.cmp(&b.name));
+    put_u32(&mut w, banks.len() as u32)?;
+    for b in &banks {
+        let json = serde_json::to_string(b).map_err(|e| SnapshotError::Corrupt(e.to_string()))?;
+        put_str(&mut w, &json)?;
+    }
+    let bank_index: std::collections::HashMap<&str, u32> = banks
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.name.as_str(), i as u32))
+        .collect();
+    put_u64(&mut w, db.len() as u64)?;
+    for e in db.entries() {
+        let bi = bank_index
+            .get(e.bank.as_str())
+            .copied()
+            .ok_or_else(|| SnapshotError::Corrupt(format!("entry in unknown bank {}", e.bank)))?;
+        write_entry(&mut w, bi, e)?;
+    }
+    w.flush()?;
+    let crc = w.crc.clone().finalize();
+    let mut inner = w.inner;
+    inner.write_all(TRAILER)?;
+    inner.write_all(&crc.to_le_bytes())?;
+    inner.flush()?;
+    Ok(())
+}
+
+fn write_entry(w: &mut impl Write, bank: u32, e: &BankEntry) -> Result<(), SnapshotError> {
+    put_u32(w, bank)?;
+    put_str(w, &e.entry_id)?;
+    put_u8(w, signal_code(e.signal_type))?;
+    let raw = hex::decode(&e.signal).map_err(|err| SnapshotError::Corrupt(err.to_string()))?;
+    w.write_all(&raw)?;
+    put_u32(w, e.labels.len() as u32)?;
+    for l in &e.labels {
+        put_str(w, l)?;
+    }
+    let mut flags = 0;
+    if e.provenance.is_some() {
+        flags |= HAS_PROVENANCE;
+    }
+    if e.note.is_some() {
+        flags |= HAS_NOTE;
+    }
+    if e.counters != EntryCounters::default() {
+        flags |= HAS_COUNTERS;
+    }
+    put_u8(w, flags)?;
+    if let Some(p) = &e.provenance {
+        put_str(w, &p.exchange)?;
+        put_str(w, &p.shared_by)?;
+        put_opt_str(w, p.shared_at.as_deref())?;
+        put_u8(w, opinion_code(p.opinion))?;
+        put_opt_str(w, p.source_id.as_deref())?;
+    }
+    if let Some(n) = &e.note {
+        put_str(w, n)?;
+    }
+    if flags & HAS_COUNTERS != 0 {
+        put_u64(w, e.counters.matches)?;
+        put_u64(w, e.counters.upheld)?;
+        put_u64(w, e.counters.overturned)?;
+    }
+    Ok(())
+}
+
+fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotError> {
+    let bi = get_u32(r)? as usize;
+    let bank = banks
+        .get(bi)
+        .ok_or_else(|| SnapshotError::Corrupt(format!("bank index {bi}")))?;
+    let entry_id = get_str(r)?;
+    let signal_type = match get_u8(r)? {
+        1 => SignalType::Pdq,
+        2 => SignalType::Md5,
+        3 => SignalType::Sha256,
+        c => return Err(SnapshotError::Corrupt(format!("signal type code {c}"))),
+    };
+    let len = if signal_type == SignalType::Md5 {
+        16
+    } else {
+        32
+    };
+    let mut raw = [0u8; 32];
+    r.read_exact(&mut raw[..len])?;
+    let mut e = BankEntry::new(
+        &bank.name,
+        &entry_id,
+        signal_type,
+        &hex::encode(&raw[..len]),
+    );
+    let labels = get_u32(r)? as usize;
+    if labels > MAX_STR {
+        return Err(SnapshotError::Corrupt(format!("{labels} labels")));
+    }
+    for _ in 0..labels {
+        e.labels.push(get_str(r)?);
+    }
+    let flags = get_u8(r)?;
+    if flags & !(HAS_PROVENANCE | HAS_NOTE | HAS_COUNTERS) != 0 {
+        return Err(SnapshotError::Corrupt(format!("entry flags {flags:#x}")));
+    }
+    if flags & HAS_PROVENANCE != 0 {
+        let exchange = get_str(r)?;
+        let shared_by = get_str(r)?;
+        let shared_at = get_opt_str(r)?;
+        let opinion = match get_u8(r)? {
+            0 => None,
+            1 => Some(Opinion::Positive),
+            2 => Some(Opinion::Negative),
+            3 => Some(Opinion::InvestigationSeed),
+            c => return Err(SnapshotError::Corrupt(format!("opinion code {c}"))),
+        };
+        let source_id = get_opt_str(r)?;
+        e.provenance = Some(Provenance {
+            exchange,
+            shared_by,
+            shared_at,
+            opinion,
+            source_id,
+        });
+    }
+    if flags & HAS_NOTE != 0 {
+        e.note = Some(get_str(r)?);
+    }
+    if flags & HAS_COUNTERS != 0 {
+        e.counters = EntryCounters {
+            matches: get_u64(r)?,
+            upheld: get_u64(r)?,
+            overturned: get_u64(r)?,
+        };
+    }
+    Ok(e)
+}
+
+/// Read a snapshot: the database and what else the file holds. Nothing is
+/// returned unless the whole file is intact.
+pub fn read_snapshot<R: Read>(input: R) -> Result<(HashDb, SnapshotInfo), SnapshotError> {
+    let mut r = CrcReader {
+        inner: BufReader::with_capacity(1 << 20, input),
+        crc: crc32fast::Hasher::new(),
+    };
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => SnapshotError::BadMagic,
+        _ => SnapshotError::Io(e),
+    })?;
+    if &magic != MAGIC {
+        return Err(SnapshotError::BadMagic);
+    }
+    let version = get_u32(&mut r)?;
+    if version != VERSION {
+        return Err(SnapshotError::UnsupportedVersion(version));
+    }
+    let reserved = get_u32(&mut r)?;
+    if reserved != 0 {
+        return Err(SnapshotError::Corrupt(format!(
+            "reserved header field {reserved}"
+        )));
+    }
+    let cursor = get_str(&mut r)?;
+    let nbanks = get_u32(&mut r)? as usize;
+    if nbanks > MAX_STR {
+        return Err(SnapshotError::Corrupt(format!("{nbanks} banks")));
+    }
+    let mut banks = Vec::with_capacity(nbanks.min(1024));
+    for _ in 0..nbanks {
+        let json = get_str(&mut r)?;
+        let b: Bank = serde_json::from_str(&json)
+            .map_err(|e| SnapshotError::Corrupt(format!("bank record: {e}")))?;
+        banks.push(b);
+    }
+    let nentries = get_u64(&mut r)?;
+    let mut entries = Vec::with_capacity(nentries.min(1 << 20) as usize);
+    for _ in 0..nentries {
+        entries.push(read_entry(&mut r, &banks)?);
+    }
+    let computed = r.crc.clone().finalize();
+    let mut inner = r.inner;
+    let mut trailer = [0u8; 12];
+    inner.read_exact(&mut trailer)?;
+    if &trailer[..8] != TRAILER {
+        return Err(SnapshotError::Corrupt("missing trailer".into()));
+    }
+    let stored = u32::from_le_bytes([trailer[8], trailer[9], trailer[10], trailer[11]]);
+    if stored != computed {
+        return Err(SnapshotError::Checksum { stored, computed });
+    }
+    let mut extra = [0u8; 1];
+    if inner.read(&mut extra)? != 0 {
+        return Err(SnapshotError::Corrupt("bytes after the trailer".into()));
+    }
+    let info = SnapshotInfo {
+        version,
+        banks: banks.len(),
+        entries: nentries,
+        cursor,
+    };
+    let (db, errors) = HashDb::load(banks, entries);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(SnapshotError::Entry(e));
+    }
+    Ok((db, info))
+}
