@@ -1,1 +1,25 @@
-//! vigil-hook (being built).
+//! The upload hook: the HTTP API a platform calls for every upload.
+//!
+//! `POST /v1/uploads` stores the media, records the upload (the outbox),
+//! puts it on `vigil.uploads` and answers `202 {upload_id}`;
+//! `GET /v1/uploads/{id}` returns the verdict once decided. Errors are JSON
+//! problem details (RFC 9457) with a stable `type`.
+#![forbid(unsafe_code)]
+
+mod metrics;
+mod problem;
+mod uploads;
+
+pub use problem::Problem;
+pub use uploads::{router, HookState};
+
+/// Render every registered metric in the Prometheus text format.
+pub fn render_metrics() -> String {
+    use prometheus::Encoder;
+    let mut buf = Vec::new();
+    let encoder = prometheus::TextEncoder::new();
+    if let Err(e) = encoder.encode(&prometheus::gather(), &mut buf) {
+        tracing::error!(error = %e, "cannot encode metrics");
+    }
+    String::from_utf8(buf).unwrap_or_default()
+}

@@ -1,1 +1,13 @@
-//! vigil-store (being built).
+//! Vigil's system of record, on SQLite (embedded default) or PostgreSQL
+//! (production) through one set of portable SQL: uploads (which double as
+//! the outbox that survives a crash of the embedded broker), verdicts, review
+//! items and banks. Also the media store that uploads travel through by
+//! reference.
+#![forbid(unsafe_code)]
+
+pub mod db;
+pub mod media;
+mod migrations;
+
+pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};
+pub use media::{MediaError, MediaStore};

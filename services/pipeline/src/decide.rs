@@ -1,0 +1,209 @@
+//! The pure policy decision: `decide(evidence, policy) -> Verdict`.
+//!
+//! No IO, no clock, no randomness: the same evidence and policy always give
+//! the same verdict, which is what lets a verdict be explained, replayed
+//! under a shadow policy, and audited.
+
+use crate::messages::{Action, PlatformContext, ReviewItem, SignalValue, UploadId, Verdict, MESSAGE_VERSION};
+use crate::policy::{Policy, UndecodableAction};
+use chrono::{DateTime, Utc};
+use vigil_hashdb::{BankAction, BankStatus, Match, SignalType};
+use vigil_models::ClassifierOutput;
+
+/// A bank match together with what the bank allows at the time of matching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MatchEvidence {
+    pub m: Match,
+    pub bank_action: BankAction,
+    pub bank_status: BankStatus,
+}
+
+/// Everything the decision is based on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub upload_id: UploadId,
+    pub context: PlatformContext,
+    pub signals: Vec<SignalValue>,
+    /// PDQ quality, when an image was hashed.
+    pub pdq_quality: Option<u8>,
+    pub matches: Vec<MatchEvidence>,
+    pub classifier: Option<ClassifierOutput>,
+    /// The bounded kind of decode error, when the media did not decode.
+    pub decode_error: Option<String>,
+    /// When the decision is made (passed in, so `decide` stays pure).
+    pub now: DateTime<Utc>,
+}
+
+/// Decide what to do, with every reason. Returns the verdict and, when a
+/// person must look, the review item.
+pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
+    let mut action = Action::None;
+    let mut reasons: Vec<String> = Vec::new();
+    let mut queue_reason: Option<&'static str> = None;
+    let mut priority = 0.0f64;
+    let mut kept_matches = Vec::new();
+    let raise = |a: Action, action: &mut Action| {
+        if a.severity() > action.severity() {
+            *action = a;
+        }
+    };
+
+    let low_quality = ev
+        .pdq_quality
+        .is_some_and(|q| q < policy.pdq_min_quality);
+    if low_quality {
+        reasons.push(format!(
+            "pdq quality {} is below the policy minimum {}: perceptual matches ignored",
+            ev.pdq_quality.unwrap_or(0),
+            policy.pdq_min_quality
+        ));
+    }
+
+    // Allow-list matches suppress automated action for the whole upload.
+    let mut allow_listed = false;
+    for me in &ev.matches {
+        let m = &me.m;
+        if m.signal_type == SignalType::Pdq && low_quality {
+            continue;
+        }
+        let (auto_t, review_t, review_only) = policy.pdq_thresholds(&m.bank);
+        let within_review = m.signal_type != SignalType::Pdq || m.distance <= review_t;
+        if !within_review || me.bank_status == BankStatus::Disabled {
+            continue;
+        }
+        kept_matches.push(m.clone());
+        if me.bank_action == BankAction::Allow {
+            allow_listed = true;
+            reasons.push(format!(
+                "{} match in allow-list bank {} (entry {}, distance {})",
+                m.signal_type, m.bank, m.entry_id, m.distance
+            ));
+            continue;
+        }
+        let strength = 1.0 - f64::from(m.distance) / 64.0;
+        priority = priority.max(strength);
+        let exact = m.signal_type != SignalType::Pdq;
+        let within_auto = exact || m.distance <= auto_t;
+        let can_auto = me.bank_action == BankAction::Takedown
+            && me.bank_status == BankStatus::Active
+            && !review_only;
+        if within_auto && can_auto {
+            raise(Action::Takedown, &mut action);
+            reasons.push(if exact {
+                format!("exact {} match in bank {} (entry {})", m.signal_type, m.bank, m.entry_id)
+            } else {
+                format!(
+                    "pdq match in bank {} (entry {}) at distance {} <= auto threshold {}",
+                    m.bank, m.entry_id, m.distance, auto_t
+                )
+            });
+        } else {
+            raise(Action::Review, &mut action);
+            queue_reason.get_or_insert(if me.bank_status == BankStatus::Quarantined {
+                "quarantined_bank"
+            } else {
+                "borderline_match"
+            });
+            let why = if me.bank_status == BankStatus::Quarantined {
+                "bank is quarantined".to_string()
+            } else if !can_auto {
+                "bank or policy allows review only".to_string()
+            } else {
+                format!("distance above auto threshold {auto_t}")
+            };
+            reasons.push(format!(
+                "{} match in bank {} (entry {}) at distance {} <= review threshold {}: {}",
+                m.signal_type, m.bank, m.entry_id, m.distance, review_t, why
+            ));
+        }
+    }
+
+    if let Some(c) = &ev.classifier {
+        let cp = &policy.classifier;
+        if cp.auto_above.is_some_and(|a| c.score >= a) {
+            raise(Action::Takedown, &mut action);
+            reasons.push(format!(
+                "classifier {} {} score {:.3} >= auto_above {:.3}",
+                c.model,
+                c.version,
+                c.score,
+                cp.auto_above.unwrap_or_default()
+            ));
+        } else if c.score >= cp.review_above {
+            raise(Action::Review, &mut action);
+            queue_reason.get_or_insert("classifier");
+            priority = priority.max(f64::from(c.score) * 0.9);
+            reasons.push(format!(
+                "classifier {} {} score {:.3} >= review_above {:.3}",
+                c.model, c.version, c.score, cp.review_above
+            ));
+        }
+    }
+
+    if let Some(kind) = &ev.decode_error {
+        reasons.push(format!("media could not be decoded ({kind}): only exact hashes were matched"));
+        if policy.undecodable == UndecodableAction::Review {
+            raise(Action::Review, &mut action);
+            queue_reason.get_or_insert("undecodable");
+        }
+    }
+
+    // Guards that turn an automated action into a human decision.
+    if action.severity() > Action::Review.severity() {
+        if allow_listed {
+            action = Action::Review;
+            queue_reason = Some("allow_list");
+            reasons.push("automated action suppressed by an allow-list match".into());
+        } else if policy.exempt_surfaces.iter().any(|s| s == &ev.context.surface) {
+            action = Action::Review;
+            queue_reason = Some("exempt_surface");
+            reasons.push(format!(
+                "surface {:?} is exempt from automated action (possible journalism, counter-speech or documentation)",
+                ev.context.surface
+            ));
+        }
+    }
+
+    if action == Action::None && reasons.is_empty() {
+        reasons.push("no signal matched any active bank and the classifier was below its review threshold".into());
+    }
+
+    let statement_of_reasons = (action.severity() >= Action::Takedown.severity()).then(|| {
+        format!(
+            "Removed automatically under policy {}. Grounds: {}. You can appeal this decision.",
+            policy.version,
+            reasons.join("; ")
+        )
+    });
+
+    let verdict = Verdict {
+        v: MESSAGE_VERSION,
+        upload_id: ev.upload_id.clone(),
+        policy_version: policy.version.clone(),
+        action: action.clone(),
+        signals: ev.signals.clone(),
+        matches: kept_matches,
+        classifier: ev.classifier.clone(),
+        reasons,
+        statement_of_reasons,
+        decode_error: ev.decode_error.clone(),
+        decided_at: ev.now,
+    };
+    let review = (action == Action::Review).then(|| {
+        // Reach raises urgency; it never lowers it below the signal strength.
+        let reach_boost = ev
+            .context
+            .reach
+            .map(|r| ((r as f64).max(1.0).log10() / 10.0).min(0.5))
+            .unwrap_or(0.0);
+        ReviewItem {
+            v: MESSAGE_VERSION,
+            upload_id: ev.upload_id.clone(),
+            policy_version: policy.version.clone(),
+            queue_reason: queue_reason.unwrap_or("review").to_string(),
+            priority: priority + reach_boost,
+            created_at: ev.now,
+        }
+    });
+    (verdict, review)
+}

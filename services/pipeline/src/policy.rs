@@ -1,0 +1,204 @@
+//! Versioned decision policy, read from TOML (DESIGN.md §6).
+//!
+//! A policy says, per bank and signal, at which distance a match is actioned
+//! automatically or sent to review, what the classifier may do (review only,
+//! by default: a classifier alone never takes down without a human unless the
+//! policy says so explicitly), which surfaces are exempt from automated
+//! action, and what happens to media that cannot be decoded.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid policy: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("invalid policy: {0}")]
+    Invalid(String),
+}
+
+/// Thresholds for PDQ matches (Hamming distance, inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PdqThresholds {
+    /// Distance at or below which a match in a `takedown` bank is actioned.
+    pub auto_threshold: u32,
+    /// Distance at or below which a match goes to human review.
+    pub review_threshold: u32,
+}
+
+/// Per-bank overrides of the default thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankPolicy {
+    pub auto_threshold: Option<u32>,
+    pub review_threshold: Option<u32>,
+    /// Never action this bank automatically, whatever the bank allows.
+    #[serde(default)]
+    pub review_only: bool,
+}
+
+/// What the classifier may do.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierPolicy {
+    /// Calibrated score at or above which the upload goes to review.
+    pub review_above: f32,
+    /// Score at or above which the classifier alone takes down. Off (`None`)
+    /// by default.
+    #[serde(default)]
+    pub auto_above: Option<f32>,
+}
+
+/// What to do with media that could not be decoded (exact hashes are still
+/// matched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UndecodableAction {
+    None,
+    Review,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Written into every verdict; bump it on every change.
+    pub version: String,
+    /// PDQ hashes below this quality are not matched.
+    #[serde(default = "default_min_quality")]
+    pub pdq_min_quality: u8,
+    pub pdq: PdqThresholds,
+    #[serde(default)]
+    pub banks: BTreeMap<String, BankPolicy>,
+    pub classifier: ClassifierPolicy,
+    /// Surfaces (e.g. `news`, `research`) whose uploads are never actioned
+    /// automatically: matches there go to review as possible journalism,
+    /// counter-speech or documentation.
+    #[serde(default)]
+    pub exempt_surfaces: Vec<String>,
+    #[serde(default = "default_undecodable")]
+    pub undecodable: UndecodableAction,
+}
+
+fn default_min_quality() -> u8 {
+    50
+}
+
+fn default_undecodable() -> UndecodableAction {
+    UndecodableAction::None
+}
+
+/// The policy `vigil serve` uses when none is configured.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("default_policy.toml");
+
+impl Policy {
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let p: Policy = toml::from_str(text)?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Policy::from_toml(&text)
+    }
+
+    pub fn builtin() -> Policy {
+        Policy::from_toml(DEFAULT_POLICY_TOML).expect("the built-in policy is valid")
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        if self.version.trim().is_empty() {
+            return Err(PolicyError::Invalid("version must not be empty".into()));
+        }
+        let check = |name: &str, auto: u32, review: u32| {
+            if review > 63 {
+                return Err(PolicyError::Invalid(format!(
+                    "{name}: review_threshold {review} is over the maximum of 63"
+                )));
+            }
+            if auto > review {
+                return Err(PolicyError::Invalid(format!(
+                    "{name}: auto_threshold {auto} is above review_threshold {review}"
+                )));
+            }
+            Ok(())
+        };
+        check("pdq", self.pdq.auto_threshold, self.pdq.review_threshold)?;
+        for (name, b) in &self.banks {
+            let (a, r) = self.thresholds_with(b);
+            check(&format!("banks.{name}"), a, r)?;
+        }
+        let c = &self.classifier;
+        if !(0.0..=1.0).contains(&c.review_above) {
+            return Err(PolicyError::Invalid("classifier.review_above must be in 0..=1".into()));
+        }
+        if let Some(a) = c.auto_above {
+            if !(0.0..=1.0).contains(&a) || a < c.review_above {
+                return Err(PolicyError::Invalid(
+                    "classifier.auto_above must be in 0..=1 and not below review_above".into(),
+                ));
+            }
+        }
+        if self.pdq_min_quality > 100 {
+            return Err(PolicyError::Invalid("pdq_min_quality must be 0..=100".into()));
+        }
+        Ok(())
+    }
+
+    fn thresholds_with(&self, b: &BankPolicy) -> (u32, u32) {
+        (
+            b.auto_threshold.unwrap_or(self.pdq.auto_threshold),
+            b.review_threshold.unwrap_or(self.pdq.review_threshold),
+        )
+    }
+
+    /// `(auto_threshold, review_threshold, review_only)` for a bank.
+    pub fn pdq_thresholds(&self, bank: &str) -> (u32, u32, bool) {
+        match self.banks.get(bank) {
+            Some(b) => {
+                let (a, r) = self.thresholds_with(b);
+                (a, r, b.review_only)
+            }
+            None => (self.pdq.auto_threshold, self.pdq.review_threshold, false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_policy_is_valid() {
+        let p = Policy::builtin();
+        assert!(p.pdq.auto_threshold <= p.pdq.review_threshold);
+        assert!(p.classifier.auto_above.is_none());
+    }
+
+    #[test]
+    fn rejects_unknown_fields_and_bad_thresholds() {
+        let base = DEFAULT_POLICY_TOML;
+        assert!(Policy::from_toml(&format!("{base}\nsurprise = 1\n")).is_err());
+        let swapped = base.replace("auto_threshold = 20", "auto_threshold = 40");
+        assert_ne!(swapped, base);
+        assert!(matches!(Policy::from_toml(&swapped), Err(PolicyError::Invalid(_))));
+    }
+
+    #[test]
+    fn per_bank_overrides() {
+        let text = format!("{DEFAULT_POLICY_TOML}\n[banks.strict]\nauto_threshold = 8\nreview_only = true\n");
+        let p = Policy::from_toml(&text).unwrap();
+        assert_eq!(p.pdq_thresholds("strict"), (8, p.pdq.review_threshold, true));
+        assert_eq!(p.pdq_thresholds("other"), (p.pdq.auto_threshold, p.pdq.review_threshold, false));
+    }
+}

@@ -1,0 +1,56 @@
+//! Metrics owned by the Kafka side (DESIGN.md §9).
+
+use prometheus::{
+    register_histogram, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounterVec, IntGaugeVec,
+};
+use std::sync::LazyLock;
+
+pub static VERDICTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!("vigil_worker_verdicts_total", "Verdicts written, by action.", &["action"])
+        .expect("metric registers once")
+});
+
+pub static DLQ: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_worker_dlq_total",
+        "Records sent to the dead-letter topic, by error kind.",
+        &["error_kind"]
+    )
+    .expect("metric registers once")
+});
+
+pub static REDELIVERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_worker_redelivered_total",
+        "Records that already had a verdict (redelivery after a crash or rebalance); the stored verdict is re-sent, nothing is decided twice.",
+        &["topic"]
+    )
+    .expect("metric registers once")
+});
+
+pub static RETRIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_worker_retries_total",
+        "Transient failures retried by the worker, by operation.",
+        &["operation"]
+    )
+    .expect("metric registers once")
+});
+
+pub static CONSUMER_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "vigil_worker_consumer_lag_messages",
+        "Messages behind the partition's high watermark, per assigned partition.",
+        &["topic", "partition"]
+    )
+    .expect("metric registers once")
+});
+
+pub static UPLOAD_TO_VERDICT: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "vigil_worker_upload_to_verdict_seconds",
+        "Time from the hook accepting an upload to its verdict being written.",
+        vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]
+    )
+    .expect("metric registers once")
+});
