@@ -1,1 +1,191 @@
-fn main() {}
+//! The `vigil` command line. Thin: it parses arguments, sets up logging and
+//! calls the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use vigil::{App, Config, Roles};
+use vigil_hashdb::BankAction;
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "Find and act on known terrorist and violent-extremist media, and measure how often that goes wrong.")]
+struct Cli {
+    /// Configuration file (TOML). `VIGIL_*` environment variables override it.
+    #[arg(long, global = true, env = "VIGIL_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run hook, workers and review API in one process (embedded broker unless kafka.bootstrap_servers is set).
+    Serve,
+    /// Run only the upload hook (and /metrics).
+    Hook,
+    /// Run only workers (and /metrics).
+    Worker,
+    /// Run only the review API (and /metrics).
+    Review,
+    /// Manage banks of hashes.
+    Bank {
+        #[command(subcommand)]
+        command: BankCommand,
+    },
+    /// Print MD5, SHA-256 and PDQ (with quality) of media files.
+    Hash {
+        /// Files to hash.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Generate synthetic media, send it through a fresh embedded Vigil and print the verdicts.
+    Demo {
+        /// Keep serving after the table is printed, until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ActionArg {
+    Takedown,
+    ReviewOnly,
+    Allow,
+}
+
+#[derive(Subcommand)]
+enum BankCommand {
+    /// Create a bank, or update its action and labels.
+    Create {
+        name: String,
+        /// What a match may trigger automatically.
+        #[arg(long, value_enum, default_value = "review-only")]
+        action: ActionArg,
+        /// Labels (repeatable), e.g. --label gifct:glorification.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+    },
+    /// Import a hash list (`pdq <hex>`, `md5 <hex>`, `sha256 <hex>` per line) into a bank.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        bank: String,
+    },
+    /// List banks with their entry counts.
+    List,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn,sqlx=warn"));
+    let json = std::env::var("VIGIL_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => App::start(&config, Roles::ALL).await?.run_until_signal().await,
+        Command::Hook => role(&config, Roles { hook: true, workers: false, review: false }).await,
+        Command::Worker => role(&config, Roles { hook: false, workers: true, review: false }).await,
+        Command::Review => role(&config, Roles { hook: false, workers: false, review: true }).await,
+        Command::Bank { command } => bank(&config, command).await,
+        Command::Hash { files } => hash(&files, &config),
+        Command::Demo { keep_running } => {
+            let report = vigil::demo::run(&config, keep_running).await?;
+            anyhow::ensure!(report.missing == 0, "{} uploads got no verdict", report.missing);
+            Ok(())
+        }
+    }
+}
+
+async fn role(config: &Config, roles: Roles) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.kafka.bootstrap_servers.is_some(),
+        "separate roles need a shared broker: set kafka.bootstrap_servers (or use `vigil serve`)"
+    );
+    App::start(config, roles).await?.run_until_signal().await
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<vigil_store::Store> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    vigil_store::Store::connect(&config.database_url(), 2, config.database.schema.as_deref())
+        .await
+        .context("cannot open the database")
+}
+
+async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    match command {
+        BankCommand::Create { name, action, labels } => {
+            let action = match action {
+                ActionArg::Takedown => BankAction::Takedown,
+                ActionArg::ReviewOnly => BankAction::ReviewOnly,
+                ActionArg::Allow => BankAction::Allow,
+            };
+            vigil::banks::create_bank(&store, &name, action, &labels).await?;
+            println!("bank {name} saved");
+        }
+        BankCommand::Import { file, bank } => {
+            let r = vigil::banks::import_file(&store, &file, &bank).await?;
+            for rej in &r.rejected {
+                eprintln!("{}:{}: rejected: {}", file.display(), rej.line, rej.reason);
+            }
+            println!(
+                "import bank={bank} read={} imported={} unchanged={} rejected={}",
+                r.read,
+                r.imported,
+                r.unchanged,
+                r.rejected.len()
+            );
+        }
+        BankCommand::List => {
+            let counts = store.entry_counts().await?;
+            for b in store.banks().await? {
+                let n: Vec<String> = counts
+                    .iter()
+                    .filter(|(name, _, _)| *name == b.name)
+                    .map(|(_, t, n)| format!("{t}={n}"))
+                    .collect();
+                println!("{}\taction={:?}\tstatus={:?}\tlabels={}\t{}", b.name, b.action, b.status, b.labels.join(","), n.join(" "));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hash(files: &[PathBuf], config: &Config) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let limits = config.decode_limits();
+    let mut failed = 0;
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+        let md5 = hex::encode(md5_digest(&bytes));
+        let sha = hex::encode(sha2::Sha256::digest(&bytes));
+        match vigil_decode::decode_image(&bytes, &limits) {
+            Ok(img) => {
+                let p = vigil_pdq::hash_rgb(img.rgb.width() as usize, img.rgb.height() as usize, img.rgb.as_raw())?;
+                println!("{}\tmd5={md5}\tsha256={sha}\tpdq={}\tquality={}", f.display(), p.hash, p.quality);
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{}\tmd5={md5}\tsha256={sha}\terror={}: {e}", f.display(), e.kind());
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} file(s) could not be decoded");
+    Ok(())
+}
+
+fn md5_digest(bytes: &[u8]) -> [u8; 16] {
+    use md5::Digest;
+    md5::Md5::digest(bytes).into()
+}

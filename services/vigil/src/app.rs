@@ -1,0 +1,293 @@
+//! Wiring: builds the parts a process runs (embedded broker, store, media
+//! store, hash database, classifier, workers, HTTP API) from a [`Config`]
+//! and starts them. `vigil serve` runs every role in one process; `vigil
+//! hook` and `vigil worker` run one role each. Tests start the real thing
+//! on random ports through [`App::start`].
+
+use crate::config::Config;
+use anyhow::Context;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use vigil_models::Classifier;
+use vigil_pipeline::{Analyzer, Policy, SharedHashDb};
+use vigil_store::{MediaStore, Store};
+use vigil_stream::{EmbeddedKafka, Producer, Topics, Worker, WorkerConfig, WorkerDeps};
+
+/// Which parts this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub hook: bool,
+    pub workers: bool,
+    pub review: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles {
+        hook: true,
+        workers: true,
+        review: true,
+    };
+}
+
+static BUILD_INFO: LazyLock<prometheus::IntGaugeVec> = LazyLock::new(|| {
+    prometheus::register_int_gauge_vec!("vigil_build_info", "Build information; the value is always 1.", &["version"])
+        .expect("metric registers once")
+});
+
+static HASHDB_ENTRIES: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!("vigil_hashdb_entries", "Live bank entries loaded in this process.")
+        .expect("metric registers once")
+});
+
+/// A running Vigil process.
+pub struct App {
+    pub http_addr: SocketAddr,
+    pub store: Store,
+    pub media: MediaStore,
+    pub hashdb: SharedHashDb,
+    pub topics: Topics,
+    pub bootstrap: String,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<anyhow::Result<()>>,
+    kafka: Option<EmbeddedKafka>,
+}
+
+impl App {
+    /// Start the roles of `config`. Returns once the HTTP API is listening
+    /// and the workers have subscribed.
+    pub async fn start(config: &Config, roles: Roles) -> anyhow::Result<App> {
+        BUILD_INFO.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+        let store = Store::connect(
+            &config.database_url(),
+            config.database.max_connections,
+            config.database.schema.as_deref(),
+        )
+        .await
+        .context("cannot open the database")?;
+        let media = MediaStore::open(&config.media_root()).context("cannot open the media store")?;
+        let topics = Topics::with_prefix(&config.kafka.topic_prefix);
+        let (kafka, bootstrap) = match &config.kafka.bootstrap_servers {
+            Some(b) => (None, b.clone()),
+            None => {
+                let k = EmbeddedKafka::start(config.kafka.embedded_brokers, config.kafka.partitions, &topics)
+                    .context("cannot start the embedded Kafka mock cluster")?;
+                let b = k.bootstrap_servers().to_string();
+                (Some(k), b)
+            }
+        };
+        let hashdb = load_hashdb(&store).await?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+
+        if roles.workers {
+            let policy = match &config.policy_file {
+                Some(p) => Policy::from_file(p)?,
+                None => Policy::builtin(),
+            };
+            tracing::info!(policy_version = %policy.version, "policy loaded");
+            let classifier = if config.classifier.enabled {
+                let c = Classifier::load(&config.classifier.model).context(
+                    "the classifier is enabled but could not be loaded (run `make setup`, or set classifier.enabled = false)",
+                )?;
+                Some(Arc::new(c))
+            } else {
+                tracing::warn!("classifier disabled: only hash matches are used");
+                None
+            };
+            let producer = Producer::new(&bootstrap, "vigil-worker", Duration::from_secs(30))?;
+            let deps = Arc::new(WorkerDeps {
+                store: store.clone(),
+                media: media.clone(),
+                analyzer: Analyzer::new(hashdb.clone(), classifier, config.decode_limits()),
+                policy: Arc::new(policy),
+                producer,
+                topics: topics.clone(),
+            });
+            for i in 0..config.worker.count.max(1) {
+                let wc = WorkerConfig {
+                    bootstrap: bootstrap.clone(),
+                    group_id: config.kafka.group_id.clone(),
+                    client_id: format!("vigil-worker-{i}"),
+                    commit_interval: Duration::from_millis(config.kafka.commit_interval_ms),
+                    session_timeout: Duration::from_millis(config.kafka.session_timeout_ms),
+                };
+                let worker = Worker::new(&wc, deps.clone())?;
+                let rx = shutdown_rx.clone();
+                tasks.spawn(async move { worker.run(rx).await.map_err(anyhow::Error::from) });
+            }
+            let reload = Duration::from_secs(config.worker.hashdb_reload_secs.max(1));
+            let (st, db, mut rx) = (store.clone(), hashdb.clone(), shutdown_rx.clone());
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = rx.changed() => return Ok(()),
+                        _ = tokio::time::sleep(reload) => {}
+                    }
+                    if let Err(e) = reload_hashdb(&st, &db).await {
+                        tracing::warn!(error = %e, "bank reload failed; keeping the loaded banks");
+                    }
+                }
+            });
+        }
+
+        let mut router = Router::new()
+            .route("/metrics", get(|| async { vigil_hook::render_metrics() }))
+            .route("/healthz", get(|| async { "ok" }));
+        {
+            let st = store.clone();
+            router = router.route(
+                "/readyz",
+                get(move || {
+                    let st = st.clone();
+                    async move {
+                        match st.ping().await {
+                            Ok(()) => (StatusCode::OK, "ready").into_response(),
+                            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+                        }
+                    }
+                }),
+            );
+        }
+        if roles.hook {
+            let producer = Producer::new(
+                &bootstrap,
+                "vigil-hook",
+                Duration::from_millis(config.kafka.hook_delivery_timeout_ms),
+            )?;
+            if kafka.is_some() {
+                requeue_undecided(&store, &producer, &topics).await?;
+            }
+            router = router.merge(vigil_hook::router(vigil_hook::HookState {
+                store: store.clone(),
+                media: media.clone(),
+                producer,
+                topics: topics.clone(),
+                max_upload_bytes: config.http.max_upload_bytes,
+            }));
+        }
+        if roles.review {
+            router = router.merge(vigil_review::router(store.clone()));
+        }
+        let listener = tokio::net::TcpListener::bind(&config.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.http.listen))?;
+        let http_addr = listener.local_addr()?;
+        let mut rx = shutdown_rx.clone();
+        tasks.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.changed().await;
+                })
+                .await
+                .context("http server failed")
+        });
+        tracing::info!(%http_addr, workers = roles.workers, hook = roles.hook, "vigil started");
+        Ok(App {
+            http_addr,
+            store,
+            media,
+            hashdb,
+            topics,
+            bootstrap,
+            shutdown,
+            tasks,
+            kafka,
+        })
+    }
+
+    /// The embedded broker, when this process runs one (fault injection in tests).
+    pub fn embedded_kafka(&self) -> Option<&EmbeddedKafka> {
+        self.kafka.as_ref()
+    }
+
+    /// Reload banks from the database now.
+    pub async fn reload_hashdb(&self) -> anyhow::Result<()> {
+        reload_hashdb(&self.store, &self.hashdb).await
+    }
+
+    /// Wait until a task fails or a shutdown signal (Ctrl-C, SIGTERM) comes.
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
+        let outcome = tokio::select! {
+            _ = shutdown_signal() => Ok(()),
+            Some(r) = self.tasks.join_next() => match r {
+                Ok(Ok(())) => Err(anyhow::anyhow!("a component stopped unexpectedly")),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(e.into()),
+            },
+        };
+        self.shutdown().await?;
+        outcome
+    }
+
+    /// Stop everything: workers commit what they processed, HTTP drains.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        while let Some(r) = self.tasks.join_next().await {
+            match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "component ended with an error"),
+                Err(e) => tracing::warn!(error = %e, "component panicked"),
+            }
+        }
+        drop(self.kafka.take());
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can install a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn load_hashdb(store: &Store) -> anyhow::Result<SharedHashDb> {
+    let (db, rejected) = store.load_hashdb().await.context("cannot load banks")?;
+    if rejected > 0 {
+        tracing::warn!(rejected, "some stored bank entries did not load");
+    }
+    HASHDB_ENTRIES.set(db.len() as i64);
+    tracing::info!(entries = db.len(), "banks loaded");
+    Ok(Arc::new(RwLock::new(db)))
+}
+
+async fn reload_hashdb(store: &Store, shared: &SharedHashDb) -> anyhow::Result<()> {
+    let (db, _) = store.load_hashdb().await?;
+    HASHDB_ENTRIES.set(db.len() as i64);
+    *shared.write().unwrap_or_else(|p| p.into_inner()) = db;
+    Ok(())
+}
+
+/// The embedded broker keeps messages in memory only: after a restart, put
+/// every accepted-but-undecided upload back on the topic (DESIGN.md §3.3).
+async fn requeue_undecided(store: &Store, producer: &Producer, topics: &Topics) -> anyhow::Result<()> {
+    let pending = store.undecided_uploads(1_000_000).await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(count = pending.len(), "re-enqueueing accepted uploads that have no verdict");
+    for msg in &pending {
+        producer
+            .send_json(&topics.uploads, msg.upload_id.as_str(), msg)
+            .await
+            .context("cannot re-enqueue an accepted upload")?;
+    }
+    Ok(())
+}

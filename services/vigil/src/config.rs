@@ -1,0 +1,239 @@
+//! `vigil.toml`: every address and path Vigil uses, with defaults that run
+//! everything embedded (mock Kafka cluster, SQLite, local media folder,
+//! bundled model). Values come from the defaults, then the TOML file, then
+//! `VIGIL_*` environment variables (`__` separates sections, e.g.
+//! `VIGIL_KAFKA__BOOTSTRAP_SERVERS=broker:9092`). Unknown keys are errors.
+
+use anyhow::Context;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use vigil_models::ClassifierConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Folder for the SQLite database and media when those are not set.
+    pub data_dir: PathBuf,
+    /// Policy file; the built-in policy when unset.
+    pub policy_file: Option<PathBuf>,
+    pub http: HttpConfig,
+    pub kafka: KafkaConfig,
+    pub database: DatabaseConfig,
+    pub media: MediaConfig,
+    pub worker: WorkerSection,
+    pub limits: LimitsConfig,
+    pub classifier: ClassifierSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address of the HTTP API (hook, review API, /metrics). Port 0 picks one.
+    pub listen: String,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// A real cluster's `bootstrap.servers`. Unset: start the embedded mock cluster.
+    pub bootstrap_servers: Option<String>,
+    /// Brokers in the embedded mock cluster.
+    pub embedded_brokers: i32,
+    /// Partitions per topic in the embedded mock cluster.
+    pub partitions: i32,
+    pub topic_prefix: String,
+    pub group_id: String,
+    pub commit_interval_ms: u64,
+    pub session_timeout_ms: u64,
+    /// How long the hook waits for the broker before answering 503.
+    pub hook_delivery_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`. Unset: `sqlite://<data_dir>/vigil.db`.
+    pub url: Option<String>,
+    pub max_connections: u32,
+    /// PostgreSQL schema to use (created if missing).
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// Local media folder. Unset: `<data_dir>/media`.
+    pub root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSection {
+    /// Worker tasks (consumers in the group) per process.
+    pub count: usize,
+    /// Seconds between reloads of the banks from the database.
+    pub hashdb_reload_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    pub max_dimension: u32,
+    pub max_pixels: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifierSection {
+    pub enabled: bool,
+    pub model: ClassifierConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("var"),
+            policy_file: None,
+            http: HttpConfig::default(),
+            kafka: KafkaConfig::default(),
+            database: DatabaseConfig::default(),
+            media: MediaConfig::default(),
+            worker: WorkerSection::default(),
+            limits: LimitsConfig::default(),
+            classifier: ClassifierSection::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            max_upload_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: None,
+            embedded_brokers: 3,
+            partitions: 6,
+            topic_prefix: "vigil.".into(),
+            group_id: "vigil-workers".into(),
+            commit_interval_ms: 1000,
+            session_timeout_ms: 10_000,
+            hook_delivery_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 8,
+            schema: None,
+        }
+    }
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig { root: None }
+    }
+}
+
+impl Default for WorkerSection {
+    fn default() -> Self {
+        WorkerSection {
+            count: 2,
+            hashdb_reload_secs: 10,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let d = vigil_decode::Limits::default();
+        LimitsConfig {
+            max_dimension: d.max_dimension,
+            max_pixels: d.max_pixels,
+        }
+    }
+}
+
+impl Default for ClassifierSection {
+    fn default() -> Self {
+        ClassifierSection {
+            enabled: true,
+            model: ClassifierConfig::default(),
+        }
+    }
+}
+
+/// `VIGIL_*` variables that are not configuration keys.
+const NON_CONFIG_ENV: &[&str] = &["config", "log", "log_format", "testdata"];
+
+impl Config {
+    /// Defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            anyhow::ensure!(f.exists(), "config file {} does not exist", f.display());
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("VIGIL_").split("__").ignore(NON_CONFIG_ENV));
+        fig.extract().context("invalid configuration")
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("vigil.db").display()))
+    }
+
+    pub fn media_root(&self) -> PathBuf {
+        self.media.root.clone().unwrap_or_else(|| self.data_dir.join("media"))
+    }
+
+    pub fn decode_limits(&self) -> vigil_decode::Limits {
+        vigil_decode::Limits {
+            max_bytes: self.http.max_upload_bytes,
+            max_dimension: self.limits.max_dimension,
+            max_pixels: self.limits.max_pixels,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_file_and_env_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vigil.toml");
+        std::fs::write(&f, "data_dir = \"/tmp/x\"\n[worker]\ncount = 5\n").unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.worker.count, 5);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.database_url(), "sqlite:///tmp/x/vigil.db");
+        assert_eq!(c.kafka.bootstrap_servers, None);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vigil.toml");
+        std::fs::write(&f, "[worker]\ncuont = 5\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+        assert!(err.contains("cuont"), "{err}");
+    }
+}

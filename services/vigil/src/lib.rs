@@ -1,0 +1,12 @@
+//! The `vigil` command's library half: configuration, wiring of the
+//! services into a running process, and the demo. The binary in `main.rs`
+//! only parses arguments and calls in here; tests call the same functions.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod banks;
+pub mod config;
+pub mod demo;
+
+pub use app::{App, Roles};
+pub use config::Config;
