@@ -273,7 +273,7 @@ impl PdqIndex {
     pub fn from_hashes(hashes: Vec<Words>) -> Self {
         let n = hashes.len();
         let mut alive = vec![u64::MAX; n.div_ceil(64)];
-        if n % 64 != 0 {
+        if !n.is_multiple_of(64) {
             if let Some(last) = alive.last_mut() {
                 *last = (1u64 << (n % 64)) - 1;
             }
@@ -330,7 +330,7 @@ impl PdqIndex {
     pub fn insert(&mut self, h: &PdqHash) -> u32 {
         let slot = self.hashes.len() as u32;
         self.hashes.push(words(h));
-        if slot % 64 == 0 {
+        if slot.is_multiple_of(64) {
             self.alive.push(0);
         }
         self.alive[(slot / 64) as usize] |= 1 << (slot % 64);

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod bank;
+pub mod formats;
 pub mod index;
 pub mod kernel;
 pub mod signal;
