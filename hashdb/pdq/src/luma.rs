@@ -1,0 +1,109 @@
+//! RGB to luma conversion with the weights 0.299, 0.587, 0.114, in the two
+//! precisions the reference implementations use.
+//!
+//! * [`LumaPrecision::Pdqhash`] (the default) is what the `pdqhash` Python
+//!   binding does, and so what python-threatexchange and HMA produce: the
+//!   products and sums are taken in `f64` by numpy and the result is rounded
+//!   once to `f32`.
+//! * [`LumaPrecision::CppFloat`] is the C++ `fillFloatLumaFromRGB`: products
+//!   and sums in `f32`.
+//!
+//! Both are computed with per-channel lookup tables of the exact products,
+//! which reproduces the same roundings as the original expressions: each
+//! product is rounded once, then `(r + g) + b` is summed left to right.
+
+use std::sync::OnceLock;
+
+/// Which floating-point recipe turns RGB into luma.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LumaPrecision {
+    /// numpy `R*0.299 + G*0.587 + B*0.114` in `f64`, then `astype(float32)`:
+    /// the `pdqhash` package (python-threatexchange, HMA).
+    #[default]
+    Pdqhash,
+    /// `0.299f*R + 0.587f*G + 0.114f*B` in `f32`: the C++ reference tools.
+    CppFloat,
+}
+
+struct Tables {
+    f64_tables: [[f64; 256]; 3],
+    f32_tables: [[f32; 256]; 3],
+}
+
+fn tables() -> &'static Tables {
+    static T: OnceLock<Tables> = OnceLock::new();
+    T.get_or_init(|| {
+        let w64 = [0.299f64, 0.587, 0.114];
+        let w32 = [0.299f32, 0.587, 0.114];
+        let mut t = Tables {
+            f64_tables: [[0.0; 256]; 3],
+            f32_tables: [[0.0; 256]; 3],
+        };
+        for c in 0..3 {
+            for v in 0..256 {
+                t.f64_tables[c][v] = v as f64 * w64[c];
+                t.f32_tables[c][v] = w32[c] * v as f32;
+            }
+        }
+        t
+    })
+}
+
+/// Convert one row of packed RGB8 (`out.len() * 3` bytes) to luma.
+pub fn rgb_row_to_luma(rgb: &[u8], out: &mut [f32], precision: LumaPrecision) {
+    let t = tables();
+    match precision {
+        LumaPrecision::Pdqhash => {
+            let [tr, tg, tb] = &t.f64_tables;
+            for (o, px) in out.iter_mut().zip(rgb.chunks_exact(3)) {
+                let s = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
+                *o = s as f32;
+            }
+        }
+        LumaPrecision::CppFloat => {
+            let [tr, tg, tb] = &t.f32_tables;
+            for (o, px) in out.iter_mut().zip(rgb.chunks_exact(3)) {
+                *o = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
+            }
+        }
+    }
+}
+
+/// Convert one row of 8-bit grey to luma as the reference would see the
+/// same grey value replicated into R, G and B.
+pub fn grey_row_to_luma(grey: &[u8], out: &mut [f32], precision: LumaPrecision) {
+    let t = tables();
+    for (o, &g) in out.iter_mut().zip(grey.iter()) {
+        let g = g as usize;
+        *o = match precision {
+            LumaPrecision::Pdqhash => {
+                (t.f64_tables[0][g] + t.f64_tables[1][g] + t.f64_tables[2][g]) as f32
+            }
+            LumaPrecision::CppFloat => t.f32_tables[0][g] + t.f32_tables[1][g] + t.f32_tables[2][g],
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_match_direct_expressions() {
+        for (r, g, b) in [
+            (0u8, 0u8, 0u8),
+            (255, 255, 255),
+            (1, 2, 3),
+            (200, 17, 99),
+            (33, 250, 128),
+        ] {
+            let mut out = [0.0f32];
+            rgb_row_to_luma(&[r, g, b], &mut out, LumaPrecision::Pdqhash);
+            let direct = (r as f64 * 0.299 + g as f64 * 0.587 + b as f64 * 0.114) as f32;
+            assert_eq!(out[0].to_bits(), direct.to_bits());
+            rgb_row_to_luma(&[r, g, b], &mut out, LumaPrecision::CppFloat);
+            let direct = 0.299f32 * r as f32 + 0.587f32 * g as f32 + 0.114f32 * b as f32;
+            assert_eq!(out[0].to_bits(), direct.to_bits());
+        }
+    }
+}
