@@ -389,7 +389,7 @@ impl PdqIndex {
     pub fn range(&self, q: &PdqHash, radius: u32, out: &mut Vec<Hit>) {
         let radius = radius.min(MAX_RADIUS);
         let qw = words(q);
-        let mut scratch = Vec::new();
+        let mut scratch = Scratch::default();
         for seg in &self.segments {
             search_segment(
                 seg,
@@ -461,39 +461,44 @@ fn search_segment(
     alive: &[u64],
     q: &Words,
     radius: u32,
-    scratch: &mut Vec<u32>,
+    scratch: &mut Scratch,
     out: &mut Vec<Hit>,
 ) {
     if seg.count == 0 {
         return;
     }
+    // Gather every candidate from every chunk first, then verify them in one
+    // pass: the loads are independent, so the CPU overlaps the cache misses.
     let t = budgets(&seg.chunks, radius);
+    scratch.cands.clear();
     for (i, (c, table)) in seg.chunks.iter().zip(&seg.tables).enumerate() {
         if t[i] < 0 {
             continue;
         }
-        masks(c.width, t[i], scratch);
-        let key = c.extract(q);
-        let before = out.len();
-        kernel::probe(table, scratch, key, hashes, alive, q, radius, out);
-        // A neighbour is reported by the first chunk within its budget only.
-        if i > 0 {
-            let mut keep = before;
-            for j in before..out.len() {
-                let h = hashes[out[j].slot as usize];
-                let diff = [h[0] ^ q[0], h[1] ^ q[1], h[2] ^ q[2], h[3] ^ q[3]];
-                let earlier = seg.chunks[..i]
-                    .iter()
-                    .zip(&t)
-                    .any(|(cj, &tj)| tj >= 0 && cj.extract(&diff).count_ones() as i32 <= tj);
-                if !earlier {
-                    out[keep] = out[j];
-                    keep += 1;
-                }
-            }
-            out.truncate(keep);
-        }
+        masks(c.width, t[i], &mut scratch.masks);
+        kernel::gather(table, &scratch.masks, c.extract(q), &mut scratch.cands);
     }
+    let before = out.len();
+    kernel::verify(&scratch.cands, hashes, alive, q, radius, out);
+    // A neighbour close in several chunks was verified once per chunk.
+    if out.len() - before > 1 {
+        out[before..].sort_unstable_by_key(|h| h.slot);
+        let mut keep = before + 1;
+        for j in before + 1..out.len() {
+            if out[j].slot != out[keep - 1].slot {
+                out[keep] = out[j];
+                keep += 1;
+            }
+        }
+        out.truncate(keep);
+    }
+}
+
+/// Reusable buffers for one query.
+#[derive(Debug, Default)]
+struct Scratch {
+    masks: Vec<u32>,
+    cands: Vec<u32>,
 }
 
 #[cfg(test)]

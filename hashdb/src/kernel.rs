@@ -1,5 +1,6 @@
-//! The popcount kernels of the index: candidate verification over bucket
-//! lists and the linear scan of the tail.
+//! The popcount kernels of the index: gathering candidates from bucket
+//! lists, verifying them (with software prefetch), and the linear scan of the
+//! tail.
 //!
 //! Owns the crate's only `unsafe`: the same safe Rust body is compiled twice,
 //! once portably and once with the `popcnt` target feature, and the faster
@@ -25,30 +26,54 @@ fn dist(a: &Words, b: &Words) -> u32 {
         + (a[3] ^ b[3]).count_ones()
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Hint the CPU to start loading `h`'s cache line (no effect on results).
 #[inline(always)]
-fn probe_body(
-    table: &Table,
-    masks: &[u32],
-    key: u32,
+fn prefetch(h: &Words) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint; it never faults, even on a bad
+    // address, and `h` is a valid reference anyway. SSE is part of the
+    // x86_64 baseline.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+            h.as_ptr() as *const i8
+        )
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = h;
+}
+
+/// How many candidates ahead the verifier prefetches.
+const AHEAD: usize = 12;
+
+#[inline(always)]
+fn verify_body(
+    cands: &[u32],
     hashes: &[Words],
     alive: &[u64],
     q: &Words,
     radius: u32,
     out: &mut Vec<Hit>,
 ) {
+    for (i, &s) in cands.iter().enumerate() {
+        if let Some(&next) = cands.get(i + AHEAD) {
+            prefetch(&hashes[next as usize]);
+        }
+        let d = dist(&hashes[s as usize], q);
+        if d <= radius && bit(alive, s) {
+            out.push(Hit {
+                distance: d,
+                slot: s,
+            });
+        }
+    }
+}
+
+/// Append the slots of every bucket `key ^ mask` of `table` to `cands`.
+pub(crate) fn gather(table: &Table, masks: &[u32], key: u32, cands: &mut Vec<u32>) {
     for &m in masks {
         let k = (key ^ m) as usize;
         let (lo, hi) = (table.offsets[k] as usize, table.offsets[k + 1] as usize);
-        for &s in &table.ids[lo..hi] {
-            let d = dist(&hashes[s as usize], q);
-            if d <= radius && bit(alive, s) {
-                out.push(Hit {
-                    distance: d,
-                    slot: s,
-                });
-            }
-        }
+        cands.extend_from_slice(&table.ids[lo..hi]);
     }
 }
 
@@ -73,19 +98,16 @@ fn scan_body(
     }
 }
 
-/// Verify every slot in the buckets `key ^ mask` of `table`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn probe_portable(
-    table: &Table,
-    masks: &[u32],
-    key: u32,
+/// Verify candidate slots against the query.
+pub(crate) fn verify_portable(
+    cands: &[u32],
     hashes: &[Words],
     alive: &[u64],
     q: &Words,
     radius: u32,
     out: &mut Vec<Hit>,
 ) {
-    probe_body(table, masks, key, hashes, alive, q, radius, out)
+    verify_body(cands, hashes, alive, q, radius, out)
 }
 
 /// Scan `hashes` (slots from `first_slot`) linearly.
@@ -104,19 +126,16 @@ pub(crate) fn scan_portable(
 mod x86 {
     use super::*;
 
-    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "popcnt")]
-    pub(crate) fn probe_popcnt(
-        table: &Table,
-        masks: &[u32],
-        key: u32,
+    pub(crate) fn verify_popcnt(
+        cands: &[u32],
         hashes: &[Words],
         alive: &[u64],
         q: &Words,
         radius: u32,
         out: &mut Vec<Hit>,
     ) {
-        probe_body(table, masks, key, hashes, alive, q, radius, out)
+        verify_body(cands, hashes, alive, q, radius, out)
     }
 
     #[target_feature(enable = "popcnt")]
@@ -149,12 +168,10 @@ pub fn accelerated() -> bool {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Verify candidate slots (any order, repeats allowed) against the query.
 #[inline]
-pub(crate) fn probe(
-    table: &Table,
-    masks: &[u32],
-    key: u32,
+pub(crate) fn verify(
+    cands: &[u32],
     hashes: &[Words],
     alive: &[u64],
     q: &Words,
@@ -163,11 +180,10 @@ pub(crate) fn probe(
 ) {
     #[cfg(target_arch = "x86_64")]
     if x86::has_popcnt() {
-        // SAFETY: the CPU supports `popcnt` (checked at run time just above);
-        // that is the only precondition of calling this function.
-        return unsafe { x86::probe_popcnt(table, masks, key, hashes, alive, q, radius, out) };
+        // SAFETY: the CPU supports `popcnt` (checked at run time just above).
+        return unsafe { x86::verify_popcnt(cands, hashes, alive, q, radius, out) };
     }
-    probe_portable(table, masks, key, hashes, alive, q, radius, out)
+    verify_portable(cands, hashes, alive, q, radius, out)
 }
 
 #[inline]
@@ -212,16 +228,13 @@ mod tests {
                 scan(&hashes, 0, &alive, &q, radius, &mut a);
                 scan_portable(&hashes, 0, &alive, &q, radius, &mut b);
                 assert_eq!(a, b);
-                // One table holding every slot under key 0.
-                let table = Table {
-                    offsets: vec![0, 2000],
-                    ids: (0..2000).collect(),
-                };
-                let (mut c, mut d) = (Vec::new(), Vec::new());
-                probe(&table, &[0], 0, &hashes, &alive, &q, radius, &mut c);
-                probe_portable(&table, &[0], 0, &hashes, &alive, &q, radius, &mut d);
-                assert_eq!(c, d);
-                assert_eq!(c, a);
+                let cands: Vec<u32> = (0..2000).rev().collect();
+                let (mut e, mut f) = (Vec::new(), Vec::new());
+                verify(&cands, &hashes, &alive, &q, radius, &mut e);
+                verify_portable(&cands, &hashes, &alive, &q, radius, &mut f);
+                e.reverse();
+                assert_eq!(e, f.iter().rev().copied().collect::<Vec<_>>());
+                assert_eq!(e, a);
             }
         }
     }
