@@ -1,11 +1,26 @@
 //! Media decoding: the only code in Vigil that parses untrusted bytes.
 //!
 //! It sniffs the format from the bytes (never trusting the declared content
-//! type), enforces byte and pixel limits *before* allocating pixel buffers,
-//! and converts every supported image to packed 8-bit RGB the way Pillow's
-//! `convert("RGB")` does (alpha dropped, palette expanded, 16-bit scaled),
-//! because that is what the PDQ reference hashes.
+//! type), enforces byte and pixel limits *before* allocating pixel buffers
+//! (dimensions are read from the header first; the decoder then runs under
+//! an allocation cap), decodes only the first frame of animations, and
+//! converts every supported image to packed 8-bit RGB the way Pillow's
+//! `convert("RGB")` does, because that is what the PDQ reference hashes:
+//!
+//! * alpha is dropped, never composited;
+//! * palette images are expanded to their colours (not their indices);
+//! * grey is replicated into R, G and B;
+//! * 16-bit grey (Pillow mode `I;16`) is clipped to 255, not scaled;
+//! * other 16-bit samples (RGB, RGBA, grey+alpha) keep their high byte.
+//!
+//! EXIF orientation is not applied by default, like the reference; set
+//! [`DecodeOptions::apply_exif_orientation`] to apply it.
+//!
+//! Any input, however malformed, gives either an image or a typed
+//! [`DecodeError`]; nothing here panics (see the property and fuzz tests).
 #![forbid(unsafe_code)]
+
+use image::{DynamicImage, ImageDecoder};
 
 pub use image::RgbImage;
 
@@ -67,7 +82,20 @@ pub enum DecodeError {
     #[error("unsupported or unrecognised media format")]
     UnsupportedFormat,
     #[error("corrupt {format} data: {detail}")]
-    Corrupt { format: &'static str, detail: String },
+    Corrupt {
+        format: &'static str,
+        detail: String,
+    },
+    #[error("{format} image needs more memory than the limits allow: {detail}")]
+    LimitExceeded {
+        format: &'static str,
+        detail: String,
+    },
+    #[error("unsupported {format} feature: {detail}")]
+    UnsupportedFeature {
+        format: &'static str,
+        detail: String,
+    },
 }
 
 impl DecodeError {
@@ -79,6 +107,8 @@ impl DecodeError {
             DecodeError::Empty => "empty",
             DecodeError::UnsupportedFormat => "unsupported_format",
             DecodeError::Corrupt { .. } => "corrupt",
+            DecodeError::LimitExceeded { .. } => "limit_exceeded",
+            DecodeError::UnsupportedFeature { .. } => "unsupported_feature",
         }
     }
 }
@@ -88,6 +118,14 @@ impl DecodeError {
 pub struct DecodedImage {
     pub format: MediaFormat,
     pub rgb: RgbImage,
+}
+
+/// Options beyond the limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecodeOptions {
+    /// Rotate/flip by the EXIF orientation tag. Off by default: the PDQ
+    /// reference (C++ and `pdqhash` on Pillow) hashes the stored pixels.
+    pub apply_exif_orientation: bool,
 }
 
 /// Identify the format from magic bytes.
@@ -103,8 +141,38 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaFormat> {
     }
 }
 
-/// Decode an image within `limits`.
-pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<DecodedImage, DecodeError> {
+fn image_format(format: MediaFormat) -> image::ImageFormat {
+    match format {
+        MediaFormat::Jpeg => image::ImageFormat::Jpeg,
+        MediaFormat::Png => image::ImageFormat::Png,
+        MediaFormat::Gif => image::ImageFormat::Gif,
+        MediaFormat::Webp => image::ImageFormat::WebP,
+        MediaFormat::Bmp => image::ImageFormat::Bmp,
+        MediaFormat::Tiff => image::ImageFormat::Tiff,
+    }
+}
+
+fn map_err(format: MediaFormat, e: image::ImageError) -> DecodeError {
+    let fmt = format.as_str();
+    match e {
+        image::ImageError::Limits(l) => DecodeError::LimitExceeded {
+            format: fmt,
+            detail: l.to_string(),
+        },
+        image::ImageError::Unsupported(u) => DecodeError::UnsupportedFeature {
+            format: fmt,
+            detail: u.to_string(),
+        },
+        other => DecodeError::Corrupt {
+            format: fmt,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Check the byte limit and the header's dimensions against `limits`
+/// without decoding any pixels. Returns the format and `(width, height)`.
+pub fn probe(bytes: &[u8], limits: &Limits) -> Result<(MediaFormat, u32, u32), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -115,19 +183,18 @@ pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<DecodedImage, Decod
         });
     }
     let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
-    reader.set_format(match format {
-        MediaFormat::Jpeg => image::ImageFormat::Jpeg,
-        MediaFormat::Png => image::ImageFormat::Png,
-        MediaFormat::Gif => image::ImageFormat::Gif,
-        MediaFormat::Webp => image::ImageFormat::WebP,
-        MediaFormat::Bmp => image::ImageFormat::Bmp,
-        MediaFormat::Tiff => image::ImageFormat::Tiff,
-    });
-    let (width, height) = reader.into_dimensions().map_err(|e| DecodeError::Corrupt {
-        format: format.as_str(),
-        detail: e.to_string(),
-    })?;
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
+    let (width, height) = reader.into_dimensions().map_err(|e| map_err(format, e))?;
+    check_dimensions(format, width, height, limits)?;
+    Ok((format, width, height))
+}
+
+fn check_dimensions(
+    format: MediaFormat,
+    width: u32,
+    height: u32,
+    limits: &Limits,
+) -> Result<(), DecodeError> {
     if width == 0 || height == 0 {
         return Err(DecodeError::Corrupt {
             format: format.as_str(),
@@ -140,25 +207,98 @@ pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<DecodedImage, Decod
     {
         return Err(DecodeError::TooManyPixels { width, height });
     }
+    Ok(())
+}
+
+/// Decode an image within `limits`, with default options (EXIF orientation
+/// not applied).
+pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<DecodedImage, DecodeError> {
+    decode_image_with(bytes, limits, &DecodeOptions::default())
+}
+
+/// Decode an image within `limits`, with `options`.
+pub fn decode_image_with(
+    bytes: &[u8],
+    limits: &Limits,
+    options: &DecodeOptions,
+) -> Result<DecodedImage, DecodeError> {
+    let (format, width, height) = probe(bytes, limits)?;
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
+    let mut decoder = reader.into_decoder().map_err(|e| map_err(format, e))?;
+    // The header said one thing; make sure the decoder agrees before it
+    // allocates anything sized by it.
+    let (dw, dh) = decoder.dimensions();
+    check_dimensions(format, dw, dh, limits)?;
     let mut img_limits = image::Limits::default();
     img_limits.max_image_width = Some(limits.max_dimension);
     img_limits.max_image_height = Some(limits.max_dimension);
-    img_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8));
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), match format {
-        MediaFormat::Jpeg => image::ImageFormat::Jpeg,
-        MediaFormat::Png => image::ImageFormat::Png,
-        MediaFormat::Gif => image::ImageFormat::Gif,
-        MediaFormat::Webp => image::ImageFormat::WebP,
-        MediaFormat::Bmp => image::ImageFormat::Bmp,
-        MediaFormat::Tiff => image::ImageFormat::Tiff,
-    });
-    reader.limits(img_limits);
-    let img = reader.decode().map_err(|e| DecodeError::Corrupt {
-        format: format.as_str(),
-        detail: e.to_string(),
-    })?;
+    // The largest decoded buffer is 4 channels of 16 bits; allow one extra
+    // full-size buffer of decoder scratch on top.
+    img_limits.max_alloc = Some(u64::from(dw) * u64::from(dh) * 16 + (16 << 20));
+    decoder
+        .set_limits(img_limits)
+        .map_err(|e| map_err(format, e))?;
+    let orientation = if options.apply_exif_orientation {
+        decoder.orientation().ok()
+    } else {
+        None
+    };
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| map_err(format, e))?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
+    let _ = (width, height);
     Ok(DecodedImage {
         format,
-        rgb: img.to_rgb8(),
+        rgb: to_rgb_like_pillow(img),
     })
+}
+
+/// Convert any decoded image to RGB8 the way Pillow's `convert("RGB")`
+/// treats the mode Pillow would have opened the same file in.
+pub fn to_rgb_like_pillow(img: DynamicImage) -> RgbImage {
+    let (w, h) = (img.width(), img.height());
+    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
+    match img {
+        DynamicImage::ImageRgb8(rgb) => return rgb,
+        DynamicImage::ImageRgba8(rgba) => {
+            for px in rgba.as_raw().chunks_exact(4) {
+                out.extend_from_slice(&px[..3]);
+            }
+        }
+        DynamicImage::ImageLuma8(l) => {
+            for &v in l.as_raw() {
+                out.extend_from_slice(&[v, v, v]);
+            }
+        }
+        DynamicImage::ImageLumaA8(la) => {
+            for px in la.as_raw().chunks_exact(2) {
+                out.extend_from_slice(&[px[0], px[0], px[0]]);
+            }
+        }
+        // Pillow opens 16-bit grey as "I;16"; its RGB conversion clips.
+        DynamicImage::ImageLuma16(l) => {
+            for &v in l.as_raw() {
+                let g = v.min(255) as u8;
+                out.extend_from_slice(&[g, g, g]);
+            }
+        }
+        // Pillow unpacks other 16-bit samples to their high byte.
+        DynamicImage::ImageLumaA16(la) => {
+            for px in la.as_raw().chunks_exact(2) {
+                let g = (px[0] >> 8) as u8;
+                out.extend_from_slice(&[g, g, g]);
+            }
+        }
+        DynamicImage::ImageRgb16(rgb) => {
+            out.extend(rgb.as_raw().iter().map(|&v| (v >> 8) as u8));
+        }
+        DynamicImage::ImageRgba16(rgba) => {
+            for px in rgba.as_raw().chunks_exact(4) {
+                out.extend(px[..3].iter().map(|&v| (v >> 8) as u8));
+            }
+        }
+        other => return other.to_rgb8(),
+    }
+    RgbImage::from_raw(w, h, out).unwrap_or_else(|| RgbImage::new(w, h))
 }

@@ -1,0 +1,273 @@
+//! Hostile and malformed input: every case gives a typed error, never a
+//! panic, and limits are enforced from the header before decoding.
+
+use std::io::Cursor;
+
+use image::{ImageBuffer, ImageFormat, Luma, LumaA, Rgb, Rgba};
+use proptest::prelude::*;
+use vigil_decode::{decode_image, probe, sniff, DecodeError, Limits, MediaFormat};
+
+fn encode<P: image::PixelWithColorType>(
+    img: &ImageBuffer<P, Vec<P::Subpixel>>,
+    fmt: ImageFormat,
+) -> Vec<u8>
+where
+    [P::Subpixel]: image::EncodableLayout,
+{
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, fmt).expect("encode fixture");
+    out.into_inner()
+}
+
+fn small_rgb() -> ImageBuffer<Rgb<u8>, Vec<u8>> {
+    ImageBuffer::from_fn(37, 23, |x, y| {
+        Rgb([(x * 7) as u8, (y * 11) as u8, (x * y) as u8])
+    })
+}
+
+/// A PNG whose header claims `w x h` but whose data is a few bytes.
+fn png_header_only(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        // CRC is not checked before the dimension limit is applied.
+        out.extend_from_slice(&crc32(kind, data).to_be_bytes());
+    }
+    fn crc32(kind: &[u8], data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in kind.iter().chain(data.iter()) {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x03, 0x00]);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+#[test]
+fn empty_input() {
+    assert!(matches!(
+        decode_image(&[], &Limits::default()),
+        Err(DecodeError::Empty)
+    ));
+}
+
+#[test]
+fn unknown_format() {
+    let err = decode_image(b"this is not an image at all", &Limits::default()).unwrap_err();
+    assert_eq!(err.kind(), "unsupported_format");
+}
+
+#[test]
+fn too_many_bytes() {
+    let png = encode(&small_rgb(), ImageFormat::Png);
+    let limits = Limits {
+        max_bytes: 10,
+        ..Limits::default()
+    };
+    let err = decode_image(&png, &limits).unwrap_err();
+    assert!(matches!(err, DecodeError::TooManyBytes { .. }), "{err}");
+}
+
+#[test]
+fn huge_header_is_rejected_before_decoding() {
+    let bomb = png_header_only(20_000, 20_000);
+    let err = decode_image(&bomb, &Limits::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DecodeError::TooManyPixels {
+                width: 20_000,
+                height: 20_000
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(err.kind(), "too_many_pixels");
+    let err = probe(&png_header_only(100_000, 10), &Limits::default()).unwrap_err();
+    assert_eq!(err.kind(), "too_many_pixels");
+    // Within the limits, the missing data is reported as corruption.
+    let err = decode_image(&png_header_only(3000, 3000), &Limits::default()).unwrap_err();
+    assert_eq!(err.kind(), "corrupt", "{err}");
+}
+
+#[test]
+fn truncated_files_are_corrupt() {
+    for fmt in [
+        ImageFormat::Png,
+        ImageFormat::Jpeg,
+        ImageFormat::Gif,
+        ImageFormat::Bmp,
+        ImageFormat::Tiff,
+    ] {
+        let bytes = encode(&small_rgb(), fmt);
+        for cut in [8, bytes.len() / 3, bytes.len() / 2, bytes.len() - 3] {
+            match decode_image(&bytes[..cut], &Limits::default()) {
+                Ok(_) => {} // some decoders fill truncated data; fine as long as no panic
+                Err(e) => assert!(
+                    [
+                        "corrupt",
+                        "unsupported_format",
+                        "unsupported_feature",
+                        "limit_exceeded"
+                    ]
+                    .contains(&e.kind()),
+                    "{fmt:?} cut {cut}: {e}"
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn corrupt_body() {
+    let mut png = encode(&small_rgb(), ImageFormat::Png);
+    let n = png.len();
+    for b in &mut png[40..n - 12] {
+        *b ^= 0x5a;
+    }
+    let err = decode_image(&png, &Limits::default()).unwrap_err();
+    assert_eq!(err.kind(), "corrupt", "{err}");
+}
+
+#[test]
+fn round_trips_and_sniffs_every_format() {
+    let img = small_rgb();
+    for (fmt, media) in [
+        (ImageFormat::Png, MediaFormat::Png),
+        (ImageFormat::Bmp, MediaFormat::Bmp),
+        (ImageFormat::Tiff, MediaFormat::Tiff),
+        (ImageFormat::WebP, MediaFormat::Webp),
+    ] {
+        let bytes = encode(&img, fmt);
+        assert_eq!(sniff(&bytes), Some(media));
+        let dec = decode_image(&bytes, &Limits::default()).unwrap();
+        assert_eq!(dec.format, media);
+        assert_eq!(dec.rgb.as_raw(), img.as_raw(), "{fmt:?} is lossless");
+    }
+    let jpeg = encode(&img, ImageFormat::Jpeg);
+    let dec = decode_image(&jpeg, &Limits::default()).unwrap();
+    assert_eq!(
+        (dec.format, dec.rgb.dimensions()),
+        (MediaFormat::Jpeg, (37, 23))
+    );
+    let gif = encode(
+        &ImageBuffer::from_fn(9, 5, |x, _| Rgba([x as u8 * 20, 0, 0, 255])),
+        ImageFormat::Gif,
+    );
+    let dec = decode_image(&gif, &Limits::default()).unwrap();
+    assert_eq!(dec.format, MediaFormat::Gif);
+    assert_eq!(dec.rgb.get_pixel(3, 2).0, [60, 0, 0]);
+}
+
+#[test]
+fn png_modes_convert_like_pillow() {
+    // Values checked against Pillow 13 `Image.open(..).convert("RGB")`.
+    let samples: [u16; 10] = [0, 1, 255, 256, 300, 0x7f80, 0x80ff, 0xfeff, 0xff00, 0xffff];
+    let clipped = [0u8, 1, 255, 255, 255, 255, 255, 255, 255, 255];
+    let high = [0u8, 0, 0, 1, 1, 127, 128, 254, 255, 255];
+    let w = samples.len() as u32;
+    let check = |bytes: Vec<u8>, expect: &[u8], what: &str| {
+        let dec = decode_image(&bytes, &Limits::default()).unwrap();
+        let got: Vec<u8> = dec.rgb.pixels().map(|p| p.0[0]).collect();
+        assert_eq!(got, expect, "{what}");
+        assert!(
+            dec.rgb
+                .pixels()
+                .all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]),
+            "{what} grey"
+        );
+    };
+    check(
+        encode(
+            &ImageBuffer::from_fn(w, 1, |x, _| Luma([samples[x as usize]])),
+            ImageFormat::Png,
+        ),
+        &clipped,
+        "16-bit grey (I;16) clips",
+    );
+    check(
+        encode(
+            &ImageBuffer::from_fn(w, 1, |x, _| LumaA([samples[x as usize], 7])),
+            ImageFormat::Png,
+        ),
+        &high,
+        "16-bit grey+alpha keeps the high byte",
+    );
+    check(
+        encode(
+            &ImageBuffer::from_fn(w, 1, |x, _| Rgb([samples[x as usize]; 3])),
+            ImageFormat::Png,
+        ),
+        &high,
+        "16-bit RGB keeps the high byte",
+    );
+    check(
+        encode(
+            &ImageBuffer::from_fn(w, 1, |x, _| {
+                Rgba([
+                    samples[x as usize],
+                    samples[x as usize],
+                    samples[x as usize],
+                    0,
+                ])
+            }),
+            ImageFormat::Png,
+        ),
+        &high,
+        "16-bit RGBA keeps the high byte, drops alpha",
+    );
+    // 8-bit grey+alpha and RGBA: alpha dropped, not composited.
+    let la = encode(
+        &ImageBuffer::from_fn(3, 1, |x, _| LumaA([x as u8 * 100, 0])),
+        ImageFormat::Png,
+    );
+    check(la, &[0, 100, 200], "LA drops alpha");
+    let rgba = encode(
+        &ImageBuffer::from_fn(2, 1, |x, _| Rgba([10 + x as u8, 20, 30, 0])),
+        ImageFormat::Png,
+    );
+    let dec = decode_image(&rgba, &Limits::default()).unwrap();
+    assert_eq!(dec.rgb.get_pixel(1, 0).0, [11, 20, 30]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let _ = decode_image(&bytes, &Limits::default());
+    }
+
+    #[test]
+    fn mutated_images_never_panic(
+        which in 0usize..6,
+        flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+        cut in any::<usize>(),
+    ) {
+        let fmt = [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::Tiff, ImageFormat::WebP][which];
+        let mut bytes = encode(&small_rgb(), fmt);
+        let n = bytes.len();
+        for (at, x) in flips {
+            bytes[at % n] ^= x;
+        }
+        let keep = 1 + cut % n;
+        let limits = Limits { max_pixels: 1 << 20, max_dimension: 4096, ..Limits::default() };
+        let _ = decode_image(&bytes[..keep], &limits);
+    }
+}
