@@ -61,9 +61,11 @@ fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
         })
         .map_or(0, |kb| kb * 1024)
 }
@@ -77,7 +79,10 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn side_by_side(dir: &str) {
@@ -87,7 +92,10 @@ fn side_by_side(dir: &str) {
     let dir = std::path::Path::new(dir);
     let t = Instant::now();
     let (data, qs) = dataset(n, queries, near, 20261124);
-    eprintln!("vigil: generated n={n} queries={queries} near={near} in {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "vigil: generated n={n} queries={queries} near={near} in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
     let raw = |ws: &[Words]| -> Vec<u8> { ws.iter().flat_map(|w| to_hash(w).0).collect() };
     std::fs::write(dir.join("base.bin"), raw(&data)).expect("write base.bin");
     std::fs::write(dir.join("queries.bin"), raw(&qs)).expect("write queries.bin");
@@ -104,6 +112,8 @@ fn side_by_side(dir: &str) {
         rss_delta as f64 / n as f64,
         vigil_hashdb::kernel::accelerated()
     );
+
+    let snap = snapshot_timing(&idx, env_usize("VIGIL_HASHDB_SNAPSHOT_N", n.min(1_000_000)));
 
     let hashes: Vec<PdqHash> = qs.iter().map(to_hash).collect();
     // Warm-up pass, then the timed pass (one thread, one query at a time).
@@ -137,9 +147,15 @@ fn side_by_side(dir: &str) {
         found += want.iter().filter(|h| got.binary_search(h).is_ok()).count();
         assert!(got.iter().all(|h| h.distance <= RADIUS));
     }
-    let recall = if truth == 0 { 1.0 } else { found as f64 / truth as f64 };
+    let recall = if truth == 0 {
+        1.0
+    } else {
+        found as f64 / truth as f64
+    };
 
-    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("vigil_hits.txt")).expect("hits file"));
+    let mut f = std::io::BufWriter::new(
+        std::fs::File::create(dir.join("vigil_hits.txt")).expect("hits file"),
+    );
     for (i, r) in results.iter().enumerate() {
         for h in r {
             writeln!(f, "{i} {} {}", h.slot, h.distance).expect("write hits");
@@ -162,10 +178,50 @@ fn side_by_side(dir: &str) {
         "rss_bytes_per_entry_beyond_hashes": rss_delta as f64 / n as f64,
         "build_s": build_s,
         "segments": idx.segment_count(),
+        "snapshot": snap,
         "popcnt": vigil_hashdb::kernel::accelerated(),
     });
     std::fs::write(dir.join("vigil.json"), summary.to_string()).expect("write vigil.json");
     eprintln!("vigil: {summary}");
+}
+
+/// A `HashDb` of the first `n` hashes (derived entry ids, no metadata):
+/// bulk-load time, snapshot size and write/read times, memory per entry.
+fn snapshot_timing(idx: &PdqIndex, n: usize) -> serde_json::Value {
+    use vigil_hashdb::{snapshot, Bank, BankAction, BankEntry, HashDb, SignalType};
+    if n == 0 {
+        return serde_json::Value::Null;
+    }
+    let entries: Vec<BankEntry> = idx
+        .iter()
+        .take(n)
+        .map(|(_, h)| BankEntry::derived("bench", SignalType::Pdq, &h.to_hex()))
+        .collect();
+    let t = Instant::now();
+    let (db, errors) = HashDb::load(vec![Bank::new("bench", BankAction::Takedown)], entries);
+    let load_s = t.elapsed().as_secs_f64();
+    assert!(errors.is_empty());
+    let mem = db.memory_bytes();
+    let mut buf = Vec::new();
+    let t = Instant::now();
+    snapshot::write_snapshot(&db, "bench", &mut buf).expect("write snapshot");
+    let write_s = t.elapsed().as_secs_f64();
+    drop(db);
+    let t = Instant::now();
+    let (back, _) = snapshot::read_snapshot(&buf[..]).expect("read snapshot");
+    let read_s = t.elapsed().as_secs_f64();
+    assert_eq!(back.len(), n);
+    let out = serde_json::json!({
+        "entries": n,
+        "bulk_load_s": load_s,
+        "snapshot_bytes_per_entry": buf.len() as f64 / n as f64,
+        "snapshot_write_s": write_s,
+        "snapshot_read_s": read_s,
+        "hashdb_index_bytes_per_entry": mem.index as f64 / n as f64,
+        "hashdb_metadata_bytes_per_entry": mem.entries as f64 / n as f64,
+    });
+    eprintln!("vigil: snapshot {out}");
+    out
 }
 
 fn bench_index(c: &mut Criterion) {

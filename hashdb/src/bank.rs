@@ -598,10 +598,15 @@ impl HashDb {
                 Some(e)
             }
         };
-        self.by_bank
-            .entry(entry.bank.clone())
-            .or_default()
-            .insert(entry.entry_id.clone(), place);
+        match self.by_bank.get_mut(&entry.bank) {
+            Some(ids) => {
+                ids.insert(entry.entry_id.clone(), place);
+            }
+            None => {
+                let ids = HashMap::from([(entry.entry_id.clone(), place)]);
+                self.by_bank.insert(entry.bank.clone(), ids);
+            }
+        }
         self.entries[place as usize] = Some(Stored { entry, slot, exact });
         self.live += 1;
     }

@@ -252,3 +252,10 @@ fn counters() {
     let st = db.bank_stats("b").unwrap();
     assert_eq!((st.matches, st.overturned, st.entries), (1, 1, 1));
 }
+
+#[test]
+fn hashdb_is_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<HashDb>();
+    shared::<PdqIndex>();
+}

@@ -160,4 +160,16 @@ fn memory_per_entry_is_stated_and_bounded() {
     // 32 bytes of hash + 4 bytes per chunk table + offsets (≤ 16 B/entry).
     assert!(per <= 32.0 + 4.0 * 16.0 + 16.5, "{per} bytes per entry");
     assert!(per >= 32.0 + 4.0 * 10.0, "{per} bytes per entry");
+    // The measured figure is the planned one, so the plan at sizes too big
+    // for a unit test can be trusted.
+    let planned = vigil_hashdb::index::planned_bytes_per_entry(n);
+    assert!(
+        (per - planned).abs() < 0.5,
+        "measured {per}, planned {planned}"
+    );
+    for big in [1_000_000, 10_000_000, 50_000_000] {
+        let p = vigil_hashdb::index::planned_bytes_per_entry(big);
+        assert!(p <= 101.0, "{big}: {p} bytes per entry");
+    }
+    assert!(vigil_hashdb::index::planned_bytes_per_entry(10_000_000) <= 100.0);
 }
