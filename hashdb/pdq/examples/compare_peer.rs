@@ -15,6 +15,10 @@ fn main() {
         eprintln!("usage: compare_peer REF.tsv [BASE_DIR]");
         std::process::exit(2);
     };
+    if tsv == "--dihedral" {
+        dihedral(&args[2], args.get(3).map(|s| s.as_str()).unwrap_or("."));
+        return;
+    }
     let base = args.get(2).cloned().unwrap_or_else(|| ".".into());
     let file = std::fs::File::open(tsv).expect("open tsv");
     let mut hasher = vigil_pdq::PdqHasher::new();
@@ -69,5 +73,35 @@ fn main() {
             q_dec,
             px
         );
+    }
+}
+
+/// `compare_peer --dihedral REF_DIH.tsv BASE`: the TSV from
+/// `pdqhash_reference.py --dihedral` (path, mode, w, h, quality, 8 hashes);
+/// prints the distance of each of Vigil's DCT-derived variants.
+fn dihedral(tsv: &str, base: &str) {
+    let text = std::fs::read_to_string(tsv).expect("read tsv");
+    let mut hasher = vigil_pdq::PdqHasher::new();
+    println!("path\tdistances(original..flipminus1)");
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 13 {
+            continue;
+        }
+        let bytes = std::fs::read(std::path::Path::new(base).join(f[0])).expect("image");
+        let img =
+            vigil_decode::decode_image(&bytes, &vigil_decode::Limits::default()).expect("decode");
+        let (w, h) = img.rgb.dimensions();
+        let out = hasher
+            .hash_rgb_dihedral(w as usize, h as usize, img.rgb.as_raw())
+            .unwrap();
+        let d: Vec<String> = (0..8)
+            .map(|k| {
+                out.hashes[k]
+                    .distance(&vigil_pdq::PdqHash::from_hex(f[5 + k]).unwrap())
+                    .to_string()
+            })
+            .collect();
+        println!("{}\t{}", f[0], d.join(","));
     }
 }
