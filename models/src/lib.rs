@@ -249,9 +249,9 @@ impl Classifier {
                 sender
                     .send(Job { input, reply })
                     .map_err(|_| ModelError::Inference("batching thread stopped".into()))?;
-                answer
-                    .recv()
-                    .map_err(|_| ModelError::Inference("batching thread dropped a request".into()))?
+                answer.recv().map_err(|_| {
+                    ModelError::Inference("batching thread dropped a request".into())
+                })?
             }
         }
     }
@@ -317,8 +317,8 @@ impl Drop for InFlight<'_> {
 }
 
 fn read_meta(path: &Path) -> Result<ModelMeta, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("metadata {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("metadata {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("metadata {}: {e}", path.display()))
 }
 
@@ -342,7 +342,11 @@ fn check_io(session: &Session, meta: &ModelMeta) -> Result<(), String> {
     if !session.inputs().iter().any(|i| i.name() == meta.input.name) {
         return Err(format!("model has no input named {:?}", meta.input.name));
     }
-    if !session.outputs().iter().any(|o| o.name() == meta.output.name) {
+    if !session
+        .outputs()
+        .iter()
+        .any(|o| o.name() == meta.output.name)
+    {
         return Err(format!("model has no output named {:?}", meta.output.name));
     }
     Ok(())
@@ -391,12 +395,7 @@ fn run_inputs(shared: &Shared, input: &[f32], n: usize) -> Result<Vec<Scored>, M
 /// The batching thread: takes the first waiting request, gathers more until
 /// the batch is full, the wait bound passes, or no other caller is in
 /// flight; runs them as one batch; answers each.
-fn batch_loop(
-    shared: &Shared,
-    rx: &mpsc::Receiver<Job>,
-    max_batch: usize,
-    max_wait: Duration,
-) {
+fn batch_loop(shared: &Shared, rx: &mpsc::Receiver<Job>, max_batch: usize, max_wait: Duration) {
     let plane = 3 * shared.meta.input.size * shared.meta.input.size;
     let mut input = Vec::with_capacity(max_batch * plane);
     while let Ok(first) = rx.recv() {

@@ -41,9 +41,8 @@ pub fn runtime(configured: Option<&Path>) -> Result<&'static Runtime, ModelError
     if let Some(rt) = RUNTIME.get() {
         return Ok(rt);
     }
-    let builder = ort::init_from(&path).map_err(|e| {
-        ModelError::RuntimeMissing(format!("cannot load {}: {e}", path.display()))
-    })?;
+    let builder = ort::init_from(&path)
+        .map_err(|e| ModelError::RuntimeMissing(format!("cannot load {}: {e}", path.display())))?;
     let environment = builder
         .with_name("vigil")
         .build()

@@ -109,7 +109,7 @@ pub fn generate(slice: Slice, seed: u64, size: u32) -> RgbImage {
         Slice::EmblemFaint => draw_emblem_scene(&mut canvas, &mut rng, &EmblemStyle::FAINT),
         Slice::EmblemGray => {
             draw_emblem_scene(&mut canvas, &mut rng, &EmblemStyle::TRAIN);
-            canvas.to_gray();
+            canvas.make_gray();
         }
         Slice::Logo => draw_logo_scene(&mut canvas, &mut rng),
         Slice::Flag => draw_flag_scene(&mut canvas, &mut rng),
@@ -307,7 +307,7 @@ impl Canvas {
         }
     }
 
-    fn to_gray(&mut self) {
+    fn make_gray(&mut self) {
         for p in &mut self.px {
             let l = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
             *p = [l, l, l];
@@ -426,7 +426,7 @@ fn regular_poly(n: usize, r: f64, rot: f64) -> Vec<Pt> {
 fn star(n: usize, r_out: f64, r_in: f64, rot: f64) -> Vec<Pt> {
     (0..2 * n)
         .map(|i| {
-            let r = if i % 2 == 0 { r_out } else { r_in };
+            let r = if i & 1 == 0 { r_out } else { r_in };
             let a = rot + std::f64::consts::PI * i as f64 / n as f64;
             (r * a.cos(), r * a.sin())
         })
@@ -495,7 +495,7 @@ fn draw_background(c: &mut Canvas, rng: &mut Rng) {
             let vertical = rng.chance(0.5);
             c.fill_with(|u, v| {
                 let t = if vertical { u } else { v };
-                if ((t * n as f64) as usize) % 2 == 0 {
+                if ((t * n as f64) as usize) & 1 == 0 {
                     a
                 } else {
                     b
@@ -578,7 +578,13 @@ fn draw_photo(c: &mut Canvas, rng: &mut Rng) {
             c.rect(x0, y0, x0 + w, y0 + h, col, rng.range(0.6, 1.0));
         } else {
             let mut fig = Figure::default();
-            fig.push(Prim::Circle { c: (0.0, 0.0), r: 1.0 }, col);
+            fig.push(
+                Prim::Circle {
+                    c: (0.0, 0.0),
+                    r: 1.0,
+                },
+                col,
+            );
             let place = Placement {
                 cx: x0,
                 cy: y0,
@@ -644,8 +650,20 @@ fn emblem_figure(rng: &mut Rng) -> (Figure, f64) {
     let mut aspect = 1.0;
     match rng.below(4) {
         0 => {
-            fig.push(Prim::Circle { c: (0.0, 0.0), r: 1.0 }, accent);
-            fig.push(Prim::Circle { c: (0.0, 0.0), r: 1.0 - border }, field);
+            fig.push(
+                Prim::Circle {
+                    c: (0.0, 0.0),
+                    r: 1.0,
+                },
+                accent,
+            );
+            fig.push(
+                Prim::Circle {
+                    c: (0.0, 0.0),
+                    r: 1.0 - border,
+                },
+                field,
+            );
         }
         1 => {
             let rot = rng.pick(&[0.0, std::f64::consts::FRAC_PI_6]);
@@ -839,7 +857,13 @@ fn logo_figure(rng: &mut Rng) -> (Figure, f64) {
     match rng.below(4) {
         0 => {
             if ring {
-                fig.push(Prim::Circle { c: (0.0, 0.0), r: 1.0 }, fg);
+                fig.push(
+                    Prim::Circle {
+                        c: (0.0, 0.0),
+                        r: 1.0,
+                    },
+                    fg,
+                );
             }
             let r = if ring { 0.9 } else { 1.0 };
             fig.push(Prim::Circle { c: (0.0, 0.0), r }, field);
@@ -867,7 +891,10 @@ fn logo_figure(rng: &mut Rng) -> (Figure, f64) {
     match rng.below(7) {
         0 => {
             let n = 5 + rng.below(3);
-            fig.push(Prim::Poly(star(n, 0.6, 0.26, -std::f64::consts::FRAC_PI_2)), fg);
+            fig.push(
+                Prim::Poly(star(n, 0.6, 0.26, -std::f64::consts::FRAC_PI_2)),
+                fg,
+            );
         }
         1 => {
             // A leaf: two overlapping circles' lens approximated by a polygon.
@@ -888,8 +915,21 @@ fn logo_figure(rng: &mut Rng) -> (Figure, f64) {
             );
         }
         2 => {
-            fig.push(Prim::Ring { c: (0.0, 0.0), r0: 0.35, r1: 0.55 }, fg);
-            fig.push(Prim::Circle { c: (0.0, 0.0), r: 0.18 }, fg);
+            fig.push(
+                Prim::Ring {
+                    c: (0.0, 0.0),
+                    r0: 0.35,
+                    r1: 0.55,
+                },
+                fg,
+            );
+            fig.push(
+                Prim::Circle {
+                    c: (0.0, 0.0),
+                    r: 0.18,
+                },
+                fg,
+            );
         }
         3 => {
             let w = rng.range(0.08, 0.16);
@@ -917,7 +957,8 @@ fn logo_figure(rng: &mut Rng) -> (Figure, f64) {
             let w = 0.12;
             let letters = 1 + rng.below(3);
             for i in 0..letters {
-                let x = -0.4 + 0.4 * i as f64 * (if letters > 1 { 1.0 } else { 0.0 })
+                let x = -0.4
+                    + 0.4 * i as f64 * (if letters > 1 { 1.0 } else { 0.0 })
                     + if letters == 1 { 0.4 } else { 0.0 };
                 fig.push(
                     Prim::Rect {
@@ -957,7 +998,7 @@ fn logo_figure(rng: &mut Rng) -> (Figure, f64) {
             for i in 0..n {
                 let x0 = -0.6 + 1.2 * i as f64 / n as f64;
                 let x1 = -0.6 + 1.2 * (i + 1) as f64 / n as f64;
-                let (y0, y1) = if i % 2 == 0 { (0.2, -0.2) } else { (-0.2, 0.2) };
+                let (y0, y1) = if i & 1 == 0 { (0.2, -0.2) } else { (-0.2, 0.2) };
                 fig.push(
                     Prim::Segment {
                         a: (x0, y0),
@@ -1064,10 +1105,19 @@ fn flag_figure(rng: &mut Rng) -> Figure {
             );
         }
         3 => {
-            fig.push(Prim::Circle { c: (0.0, 0.0), r: 0.5 }, cols[1]);
+            fig.push(
+                Prim::Circle {
+                    c: (0.0, 0.0),
+                    r: 0.5,
+                },
+                cols[1],
+            );
         }
         4 => {
-            fig.push(Prim::Poly(vec![(-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)]), cols[1]);
+            fig.push(
+                Prim::Poly(vec![(-1.0, 1.0), (1.0, -1.0), (1.0, 1.0)]),
+                cols[1],
+            );
         }
         _ => {
             fig.push(
@@ -1079,10 +1129,15 @@ fn flag_figure(rng: &mut Rng) -> Figure {
                 },
                 cols[1],
             );
-            fig.push(Prim::Poly(star(5, 0.3, 0.12, -std::f64::consts::FRAC_PI_2)
-                .into_iter()
-                .map(|(x, y)| (x - 0.5, y - 0.5))
-                .collect()), cols[2]);
+            fig.push(
+                Prim::Poly(
+                    star(5, 0.3, 0.12, -std::f64::consts::FRAC_PI_2)
+                        .into_iter()
+                        .map(|(x, y)| (x - 0.5, y - 0.5))
+                        .collect(),
+                ),
+                cols[2],
+            );
         }
     }
     fig
@@ -1114,7 +1169,14 @@ fn draw_news_frame(c: &mut Canvas, rng: &mut Rng) {
     let mast = bright_color(rng);
     let mast_h = rng.range(0.07, 0.13);
     c.rect(0.0, 0.0, 1.0, mast_h, mast, 1.0);
-    c.rect(0.04, mast_h * 0.3, rng.range(0.25, 0.45), mast_h * 0.7, paper, 1.0);
+    c.rect(
+        0.04,
+        mast_h * 0.3,
+        rng.range(0.25, 0.45),
+        mast_h * 0.7,
+        paper,
+        1.0,
+    );
     // Headline.
     let mut y = mast_h + 0.03;
     for _ in 0..1 + rng.below(2) {
@@ -1146,17 +1208,42 @@ fn draw_news_frame(c: &mut Canvas, rng: &mut Rng) {
     blit(c, &inner, box_x, box_y, box_w, box_h);
     // Caption under the photo, body text beside and below.
     let cap_y = box_y + box_h + 0.015;
-    c.rect(box_x, cap_y, box_x + box_w * rng.range(0.5, 0.95), cap_y + 0.018, ink, 0.7);
-    let col_x0 = if box_x < 0.5 { box_x + box_w + 0.04 } else { 0.05 };
+    c.rect(
+        box_x,
+        cap_y,
+        box_x + box_w * rng.range(0.5, 0.95),
+        cap_y + 0.018,
+        ink,
+        0.7,
+    );
+    let col_x0 = if box_x < 0.5 {
+        box_x + box_w + 0.04
+    } else {
+        0.05
+    };
     let col_x1 = if box_x < 0.5 { 0.95 } else { box_x - 0.04 };
     let mut ty = box_y;
     while ty < box_y + box_h && col_x1 - col_x0 > 0.05 {
-        c.rect(col_x0, ty, col_x0 + (col_x1 - col_x0) * rng.range(0.7, 1.0), ty + 0.015, ink, 0.6);
+        c.rect(
+            col_x0,
+            ty,
+            col_x0 + (col_x1 - col_x0) * rng.range(0.7, 1.0),
+            ty + 0.015,
+            ink,
+            0.6,
+        );
         ty += 0.035;
     }
     let mut ty = cap_y + 0.05;
     while ty < 0.95 {
-        c.rect(0.05, ty, 0.05 + 0.9 * rng.range(0.6, 1.0), ty + 0.015, ink, 0.6);
+        c.rect(
+            0.05,
+            ty,
+            0.05 + 0.9 * rng.range(0.6, 1.0),
+            ty + 0.015,
+            ink,
+            0.6,
+        );
         ty += 0.035;
     }
 }

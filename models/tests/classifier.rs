@@ -78,7 +78,10 @@ fn emblems_score_high_and_benign_images_low() {
     assert!(mean(&news) < 0.1, "news frames {news:?}");
     let t = c.thresholds().review_above;
     let flagged = emblems.iter().filter(|s| **s >= t).count();
-    assert!(flagged >= 18, "only {flagged}/20 emblems above review_above {t}");
+    assert!(
+        flagged >= 18,
+        "only {flagged}/20 emblems above review_above {t}"
+    );
 }
 
 #[test]
@@ -111,7 +114,7 @@ fn batch_and_single_agree() {
     let c = default_classifier();
     let images: Vec<_> = (0..37)
         .map(|i| {
-            if i % 2 == 0 {
+            if i & 1 == 0 {
                 emblem_image(i, 100 + i as u32)
             } else {
                 benign_image(i, 90 + i as u32)
@@ -122,7 +125,12 @@ fn batch_and_single_agree() {
     assert_eq!(batch.len(), images.len());
     for (img, b) in images.iter().zip(&batch) {
         let s = c.classify_scored(img).unwrap();
-        assert!((s.logit - b.logit).abs() < 1e-4, "{} vs {}", s.logit, b.logit);
+        assert!(
+            (s.logit - b.logit).abs() < 1e-4,
+            "{} vs {}",
+            s.logit,
+            b.logit
+        );
         assert!((s.output.score - b.output.score).abs() < 1e-5);
     }
     assert!(c.classify_batch(&[]).unwrap().is_empty());
@@ -266,7 +274,10 @@ fn explicit_bad_runtime_path_is_runtime_missing() {
     .unwrap_err();
     assert!(matches!(err, ModelError::RuntimeMissing(_)), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("make setup") && msg.contains("ORT_DYLIB_PATH"), "{msg}");
+    assert!(
+        msg.contains("make setup") && msg.contains("ORT_DYLIB_PATH"),
+        "{msg}"
+    );
 }
 
 #[derive(serde::Deserialize)]
@@ -285,8 +296,7 @@ struct Fixture {
 fn preprocessing_and_scores_match_python() {
     let dir = model_dir().join("fixtures");
     let list: Vec<Fixture> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("fixtures.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fixtures.json")).unwrap()).unwrap();
     assert!(list.len() >= 5);
     let c = default_classifier();
     for f in &list {
