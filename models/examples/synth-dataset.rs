@@ -70,6 +70,9 @@ fn run() -> Result<(), String> {
     }
     data.flush().map_err(|e| e.to_string())?;
     std::fs::write(out.join(format!("{split}.csv")), csv).map_err(|e| e.to_string())?;
-    eprintln!("synth-dataset: wrote {} {split} images of {size}px", jobs.len());
+    eprintln!(
+        "synth-dataset: wrote {} {split} images of {size}px",
+        jobs.len()
+    );
     Ok(())
 }
