@@ -70,6 +70,19 @@ fn rss_bytes() -> u64 {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// CPU seconds this process has used (user + system), from /proc.
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit(')').next()?.split_whitespace().collect::<Vec<_>>();
+            let utime: f64 = rest.get(11)?.parse().ok()?;
+            let stime: f64 = rest.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -101,9 +114,9 @@ fn side_by_side(dir: &str) {
     std::fs::write(dir.join("queries.bin"), raw(&qs)).expect("write queries.bin");
 
     let rss0 = rss_bytes();
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     let idx = PdqIndex::from_hashes(data);
-    let build_s = t.elapsed().as_secs_f64();
+    let (build_s, build_cpu_s) = (t.elapsed().as_secs_f64(), cpu_s() - c);
     let rss_delta = rss_bytes().saturating_sub(rss0);
     let mem = idx.memory_bytes();
     eprintln!(
@@ -177,6 +190,7 @@ fn side_by_side(dir: &str) {
         "bytes_per_entry": mem as f64 / n as f64,
         "rss_bytes_per_entry_beyond_hashes": rss_delta as f64 / n as f64,
         "build_s": build_s,
+        "build_cpu_s": build_cpu_s,
         "segments": idx.segment_count(),
         "snapshot": snap,
         "popcnt": vigil_hashdb::kernel::accelerated(),
@@ -192,14 +206,13 @@ fn snapshot_timing(idx: &PdqIndex, n: usize) -> serde_json::Value {
     if n == 0 {
         return serde_json::Value::Null;
     }
-    let entries: Vec<BankEntry> = idx
+    let entries = idx
         .iter()
         .take(n)
-        .map(|(_, h)| BankEntry::derived("bench", SignalType::Pdq, &h.to_hex()))
-        .collect();
-    let t = Instant::now();
+        .map(|(_, h)| BankEntry::derived("bench", SignalType::Pdq, &h.to_hex()));
+    let (t, c) = (Instant::now(), cpu_s());
     let (db, errors) = HashDb::load(vec![Bank::new("bench", BankAction::Takedown)], entries);
-    let load_s = t.elapsed().as_secs_f64();
+    let (load_s, load_cpu_s) = (t.elapsed().as_secs_f64(), cpu_s() - c);
     assert!(errors.is_empty());
     let mem = db.memory_bytes();
     let mut buf = Vec::new();
@@ -207,13 +220,15 @@ fn snapshot_timing(idx: &PdqIndex, n: usize) -> serde_json::Value {
     snapshot::write_snapshot(&db, "bench", &mut buf).expect("write snapshot");
     let write_s = t.elapsed().as_secs_f64();
     drop(db);
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     let (back, _) = snapshot::read_snapshot(&buf[..]).expect("read snapshot");
-    let read_s = t.elapsed().as_secs_f64();
+    let (read_s, read_cpu_s) = (t.elapsed().as_secs_f64(), cpu_s() - c);
     assert_eq!(back.len(), n);
     let out = serde_json::json!({
         "entries": n,
         "bulk_load_s": load_s,
+        "bulk_load_cpu_s": load_cpu_s,
+        "snapshot_read_cpu_s": read_cpu_s,
         "snapshot_bytes_per_entry": buf.len() as f64 / n as f64,
         "snapshot_write_s": write_s,
         "snapshot_read_s": read_s,

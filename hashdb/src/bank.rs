@@ -300,50 +300,155 @@ pub enum HashDbError {
 
 const NO_SLOT: u32 = u32::MAX;
 
+/// A fast, non-cryptographic hasher (FxHash) for the in-memory maps. Keys are
+/// entry ids and hashes from the bank database, not from uploads.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher {
+    hash: u64,
+}
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.add(u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Fold the well-mixed high bits down: hashbrown uses both ends.
+        self.hash ^ (self.hash >> 29)
+    }
+}
+
+type Fx = std::hash::BuildHasherDefault<FxHasher>;
+type IdMap = HashMap<String, u32, Fx>;
+
 #[derive(Debug, Clone)]
 struct Stored {
     entry: BankEntry,
     /// The PDQ index slot, or `NO_SLOT`.
     slot: u32,
-    exact: Option<ExactHash>,
 }
 
 /// Check and normalise an entry's signal.
 pub fn parse_signal(signal_type: SignalType, signal: &str) -> Result<(String, ExactOrPdq), String> {
-    let s = signal.trim().to_ascii_lowercase();
+    let s = signal.trim();
+    let v = parse_signal_value(signal_type, s)?;
+    Ok((s.to_ascii_lowercase(), v))
+}
+
+/// Hex digit values; 0xff marks a byte that is not a hex digit.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decode exactly `2 * N` hex digits (either case); `None` if any is not hex.
+fn decode_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = hi << 4 | (lo & 15);
+    }
+    (bad & 0xf0 == 0).then_some(out)
+}
+
+/// The raw bytes of a hex signal: a 32-byte buffer and the used length.
+pub(crate) fn signal_bytes(signal_type: SignalType, s: &str) -> Option<([u8; 32], usize)> {
+    let mut out = [0u8; 32];
+    match parse_signal_value(signal_type, s).ok()? {
+        ExactOrPdq::Pdq(h) => out = h.0,
+        ExactOrPdq::Exact(ExactHash::Sha256(b)) => out = b,
+        ExactOrPdq::Exact(ExactHash::Md5(b)) => {
+            out[..16].copy_from_slice(&b);
+            return Some((out, 16));
+        }
+    }
+    Some((out, 32))
+}
+
+/// Lowercase hex of `bytes`.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Check and decode a trimmed hex signal (either case), without allocating.
+fn parse_signal_value(signal_type: SignalType, s: &str) -> Result<ExactOrPdq, String> {
+    let b = s.as_bytes();
+    let v = match signal_type {
+        SignalType::Pdq => decode_hex::<32>(b).map(|h| ExactOrPdq::Pdq(PdqHash(h))),
+        SignalType::Md5 => decode_hex::<16>(b).map(|h| ExactOrPdq::Exact(ExactHash::Md5(h))),
+        SignalType::Sha256 => decode_hex::<32>(b).map(|h| ExactOrPdq::Exact(ExactHash::Sha256(h))),
+    };
+    if let Some(v) = v {
+        return Ok(v);
+    }
     let want = match signal_type {
-        SignalType::Pdq => 64,
+        SignalType::Pdq | SignalType::Sha256 => 64,
         SignalType::Md5 => 32,
-        SignalType::Sha256 => 64,
     };
     if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("{signal_type} signal is not hex"));
     }
-    if s.len() != want {
-        return Err(format!(
-            "{signal_type} signal has {} hex digits, expected {want}",
-            s.len()
-        ));
-    }
-    let bytes = hex::decode(&s).map_err(|e| e.to_string())?;
-    let v = match signal_type {
-        SignalType::Pdq => {
-            let mut b = [0u8; 32];
-            b.copy_from_slice(&bytes);
-            ExactOrPdq::Pdq(PdqHash(b))
-        }
-        SignalType::Md5 => {
-            let mut b = [0u8; 16];
-            b.copy_from_slice(&bytes);
-            ExactOrPdq::Exact(ExactHash::Md5(b))
-        }
-        SignalType::Sha256 => {
-            let mut b = [0u8; 32];
-            b.copy_from_slice(&bytes);
-            ExactOrPdq::Exact(ExactHash::Sha256(b))
-        }
-    };
-    Ok((s, v))
+    Err(format!(
+        "{signal_type} signal has {} hex digits, expected {want}",
+        s.len()
+    ))
 }
 
 /// A parsed signal value.
@@ -361,8 +466,8 @@ pub struct HashDb {
     entries: Vec<Option<Stored>>,
     free: Vec<u32>,
     /// bank → entry id → place in `entries`.
-    by_bank: HashMap<String, HashMap<String, u32>>,
-    exact: HashMap<ExactHash, Vec<u32>>,
+    by_bank: HashMap<String, IdMap>,
+    exact: HashMap<ExactHash, Vec<u32>, Fx>,
     pdq: PdqIndex,
     /// PDQ slot → place in `entries` (`NO_SLOT` once deleted).
     pdq_owner: Vec<u32>,
@@ -390,17 +495,19 @@ impl HashDb {
                 errors.push(e);
             }
         }
-        let mut hashes = Vec::new();
-        for entry in entries {
-            let parsed = match db.validate(&entry) {
+        let entries = entries.into_iter();
+        let hint = entries.size_hint().0;
+        db.entries.reserve(hint);
+        let mut hashes = Vec::with_capacity(hint);
+        for mut entry in entries {
+            let parsed = match db.validate(&mut entry) {
                 Ok(p) => p,
                 Err(e) => {
                     errors.push(e);
                     continue;
                 }
             };
-            db.remove_key(&entry.bank, &entry.entry_id);
-            let (signal, parsed) = parsed;
+            // A repeated key replaces the earlier entry inside `place`.
             let slot = match &parsed {
                 ExactOrPdq::Pdq(h) => {
                     hashes.push(index::words(h));
@@ -408,7 +515,7 @@ impl HashDb {
                 }
                 ExactOrPdq::Exact(_) => NO_SLOT,
             };
-            db.place(BankEntry { signal, ..entry }, parsed, slot);
+            db.place(entry, parsed, slot);
         }
         // Slots of entries replaced during the load are dead in the index.
         let mut alive_slots = vec![false; hashes.len()];
@@ -531,7 +638,8 @@ impl HashDb {
         &self.pdq
     }
 
-    fn validate(&self, entry: &BankEntry) -> Result<(String, ExactOrPdq), HashDbError> {
+    /// Check an entry and normalise its signal in place (trimmed, lowercase).
+    fn validate(&self, entry: &mut BankEntry) -> Result<ExactOrPdq, HashDbError> {
         if !self.banks.contains_key(&entry.bank) {
             return Err(HashDbError::UnknownBank {
                 bank: entry.bank.clone(),
@@ -544,10 +652,18 @@ impl HashDb {
                 detail: "empty entry id".into(),
             });
         }
-        parse_signal(entry.signal_type, &entry.signal).map_err(|detail| HashDbError::BadSignal {
-            entry_id: entry.entry_id.clone(),
-            detail,
-        })
+        let trimmed = entry.signal.trim();
+        let v = parse_signal_value(entry.signal_type, trimmed).map_err(|detail| {
+            HashDbError::BadSignal {
+                entry_id: entry.entry_id.clone(),
+                detail,
+            }
+        })?;
+        if trimmed.len() != entry.signal.len() {
+            entry.signal = trimmed.to_string();
+        }
+        entry.signal.make_ascii_lowercase();
+        Ok(v)
     }
 
     /// Insert or replace an entry.
@@ -556,9 +672,8 @@ impl HashDb {
     }
 
     /// Insert or replace an entry, saying what changed.
-    pub fn upsert_entry_applied(&mut self, entry: BankEntry) -> Result<Applied, HashDbError> {
-        let (signal, parsed) = self.validate(&entry)?;
-        let entry = BankEntry { signal, ..entry };
+    pub fn upsert_entry_applied(&mut self, mut entry: BankEntry) -> Result<Applied, HashDbError> {
+        let parsed = self.validate(&mut entry)?;
         if let Some(old) = self.entry(&entry.bank, &entry.entry_id) {
             if *old == entry {
                 return Ok(Applied::Unchanged);
@@ -585,30 +700,29 @@ impl HashDb {
                 (self.entries.len() - 1) as u32
             }
         };
-        let exact = match parsed {
+        match parsed {
             ExactOrPdq::Pdq(_) => {
                 if self.pdq_owner.len() <= slot as usize {
                     self.pdq_owner.resize(slot as usize + 1, NO_SLOT);
                 }
                 self.pdq_owner[slot as usize] = place;
+            }
+            ExactOrPdq::Exact(e) => self.exact.entry(e).or_default().push(place),
+        }
+        let replaced = match self.by_bank.get_mut(&entry.bank) {
+            Some(ids) => ids.insert(entry.entry_id.clone(), place),
+            None => {
+                let mut ids = IdMap::default();
+                ids.insert(entry.entry_id.clone(), place);
+                self.by_bank.insert(entry.bank.clone(), ids);
                 None
             }
-            ExactOrPdq::Exact(e) => {
-                self.exact.entry(e.clone()).or_default().push(place);
-                Some(e)
-            }
         };
-        match self.by_bank.get_mut(&entry.bank) {
-            Some(ids) => {
-                ids.insert(entry.entry_id.clone(), place);
-            }
-            None => {
-                let ids = HashMap::from([(entry.entry_id.clone(), place)]);
-                self.by_bank.insert(entry.bank.clone(), ids);
-            }
-        }
-        self.entries[place as usize] = Some(Stored { entry, slot, exact });
+        self.entries[place as usize] = Some(Stored { entry, slot });
         self.live += 1;
+        if let Some(old) = replaced {
+            self.drop_stored(old);
+        }
     }
 
     /// Remove an entry (a tombstone). Returns whether it existed.
@@ -622,6 +736,11 @@ impl HashDb {
         let Some(place) = self.by_bank.get_mut(bank).and_then(|m| m.remove(entry_id)) else {
             return false;
         };
+        self.drop_stored(place)
+    }
+
+    /// Free a stored entry whose key is already gone from `by_bank`.
+    fn drop_stored(&mut self, place: u32) -> bool {
         let Some(stored) = self.entries[place as usize].take() else {
             return false;
         };
@@ -629,11 +748,13 @@ impl HashDb {
             self.pdq.remove(stored.slot);
             self.pdq_owner[stored.slot as usize] = NO_SLOT;
         }
-        if let Some(e) = &stored.exact {
-            if let Some(v) = self.exact.get_mut(e) {
+        // Exact signals are found again from the stored (validated) hex.
+        let e = &stored.entry;
+        if let Ok(ExactOrPdq::Exact(key)) = parse_signal_value(e.signal_type, &e.signal) {
+            if let Some(v) = self.exact.get_mut(&key) {
                 v.retain(|&p| p != place);
                 if v.is_empty() {
-                    self.exact.remove(e);
+                    self.exact.remove(&key);
                 }
             }
         }

@@ -219,8 +219,9 @@ fn write_entry(w: &mut impl Write, bank: u32, e: &BankEntry) -> Result<(), Snaps
     put_u32(w, bank)?;
     put_str(w, &e.entry_id)?;
     put_u8(w, signal_code(e.signal_type))?;
-    let raw = hex::decode(&e.signal).map_err(|err| SnapshotError::Corrupt(err.to_string()))?;
-    w.write_all(&raw)?;
+    let raw = crate::bank::signal_bytes(e.signal_type, &e.signal)
+        .ok_or_else(|| SnapshotError::Corrupt(format!("entry {} has a bad signal", e.entry_id)))?;
+    w.write_all(&raw.0[..raw.1])?;
     put_u32(w, e.labels.len() as u32)?;
     for l in &e.labels {
         put_str(w, l)?;
@@ -273,12 +274,16 @@ fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotEr
     };
     let mut raw = [0u8; 32];
     r.read_exact(&mut raw[..len])?;
-    let mut e = BankEntry::new(
-        &bank.name,
-        &entry_id,
+    let mut e = BankEntry {
+        bank: bank.name.clone(),
+        entry_id,
         signal_type,
-        &hex::encode(&raw[..len]),
-    );
+        signal: crate::bank::to_hex(&raw[..len]),
+        labels: Vec::new(),
+        provenance: None,
+        note: None,
+        counters: EntryCounters::default(),
+    };
     let labels = get_u32(r)? as usize;
     if labels > MAX_STR {
         return Err(SnapshotError::Corrupt(format!("{labels} labels")));
@@ -323,6 +328,36 @@ fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotEr
     Ok(e)
 }
 
+/// Reads entries one by one; stops at the first error and keeps it.
+struct EntryStream<'a, R: Read> {
+    r: &'a mut R,
+    banks: &'a [Bank],
+    left: u64,
+    failure: &'a mut Option<SnapshotError>,
+}
+
+impl<R: Read> Iterator for EntryStream<'_, R> {
+    type Item = BankEntry;
+    fn next(&mut self) -> Option<BankEntry> {
+        if self.left == 0 || self.failure.is_some() {
+            return None;
+        }
+        self.left -= 1;
+        match read_entry(self.r, self.banks) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                *self.failure = Some(e);
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // A hint only (bounded so a corrupt count cannot reserve huge memory).
+        (self.left.min(1 << 20) as usize, None)
+    }
+}
+
 /// Read a snapshot: the database and what else the file holds. Nothing is
 /// returned unless the whole file is intact.
 pub fn read_snapshot<R: Read>(input: R) -> Result<(HashDb, SnapshotInfo), SnapshotError> {
@@ -361,9 +396,18 @@ pub fn read_snapshot<R: Read>(input: R) -> Result<(HashDb, SnapshotInfo), Snapsh
         banks.push(b);
     }
     let nentries = get_u64(&mut r)?;
-    let mut entries = Vec::with_capacity(nentries.min(1 << 20) as usize);
-    for _ in 0..nentries {
-        entries.push(read_entry(&mut r, &banks)?);
+    // Entries stream straight into the database being built; it is dropped
+    // (never returned) if anything after this point fails.
+    let mut failure: Option<SnapshotError> = None;
+    let entries = EntryStream {
+        r: &mut r,
+        banks: &banks,
+        left: nentries,
+        failure: &mut failure,
+    };
+    let (db, errors) = HashDb::load(banks.clone(), entries);
+    if let Some(e) = failure {
+        return Err(e);
     }
     let computed = r.crc.clone().finalize();
     let mut inner = r.inner;
@@ -382,11 +426,10 @@ pub fn read_snapshot<R: Read>(input: R) -> Result<(HashDb, SnapshotInfo), Snapsh
     }
     let info = SnapshotInfo {
         version,
-        banks: banks.len(),
+        banks: db.banks().count(),
         entries: nentries,
         cursor,
     };
-    let (db, errors) = HashDb::load(banks, entries);
     if let Some(e) = errors.into_iter().next() {
         return Err(SnapshotError::Entry(e));
     }
