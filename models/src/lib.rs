@@ -14,6 +14,7 @@
 //!   [`registry`] holds several models by name and version.
 #![forbid(unsafe_code)]
 
+pub mod eval;
 pub mod meta;
 pub mod preprocess;
 pub mod registry;

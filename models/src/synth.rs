@@ -142,6 +142,20 @@ pub fn news_frame_with_emblem(seed: u64, size: u32) -> RgbImage {
     generate(Slice::NewsFrame, seed, size)
 }
 
+/// A labelled evaluation set: `per_slice` images of every slice in
+/// [`Slice::ALL`], seeds `seed_base..seed_base + per_slice`. Use seeds far
+/// from the training ranges (train.py uses 0.., 10_000_000.. and
+/// 20_000_000..) for images the model has never seen.
+pub fn labelled_set(per_slice: usize, size: u32, seed_base: u64) -> Vec<(Slice, RgbImage)> {
+    let mut out = Vec::with_capacity(per_slice * Slice::ALL.len());
+    for slice in Slice::ALL {
+        for i in 0..per_slice as u64 {
+            out.push((slice, generate(slice, seed_base + i, size)));
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // Random numbers
 

@@ -358,3 +358,43 @@ fn registry_serves_models_by_name_and_version() {
     };
     assert!(ModelRegistry::load(&wrong).is_err());
 }
+
+#[test]
+fn eval_on_unseen_synthetic_images() {
+    use vigil_models::eval::{evaluate, Example};
+    use vigil_models::synth::labelled_set;
+    let c = default_classifier();
+    let set = labelled_set(12, 128, 40_000_000);
+    let images: Vec<_> = set.iter().map(|(_, img)| img.clone()).collect();
+    let scores = c.classify_batch(&images).unwrap();
+    let examples: Vec<Example> = set
+        .iter()
+        .zip(&scores)
+        .map(|((slice, _), out)| Example {
+            slice: slice.name().to_string(),
+            label: slice.is_positive(),
+            score: out.score,
+        })
+        .collect();
+    let t = c.thresholds();
+    let report = evaluate(
+        &examples,
+        &[
+            ("review_above".into(), t.review_above),
+            ("high_precision".into(), t.high_precision),
+        ],
+        15,
+    );
+    eprintln!("{}", report.to_text());
+    assert_eq!(report.slices.len(), 8);
+    let auc = report.overall.roc_auc.unwrap();
+    assert!(auc > 0.9, "overall AUC {auc}");
+    let emblem = report.slices.iter().find(|s| s.slice == "emblem").unwrap();
+    assert!(emblem.at[0].confusion.recall().unwrap() >= 0.9);
+    let news = report
+        .slices
+        .iter()
+        .find(|s| s.slice == "news_frame")
+        .unwrap();
+    assert!(news.at[1].confusion.false_positive_rate().unwrap() <= 0.1);
+}
