@@ -38,6 +38,24 @@ pub enum LumaSource<'a> {
 }
 
 impl LumaSource<'_> {
+    /// Luma of row `i` into lane `lane` of a transposed tile.
+    #[inline(always)]
+    fn fill_lane(&self, i: usize, cols: usize, tile: &mut [[f32; STRIP]], lane: usize) {
+        match *self {
+            LumaSource::Rgb(rgb, p) => {
+                let row = &rgb[i * cols * 3..(i + 1) * cols * 3];
+                crate::luma::rgb_row_to_lane(row, tile, lane, p)
+            }
+            LumaSource::Grey(..) | LumaSource::Float(_) => {
+                let mut tmp = vec![0.0f32; cols];
+                self.fill_row(i, cols, &mut tmp);
+                for (t, v) in tile.iter_mut().zip(tmp) {
+                    t[lane] = v;
+                }
+            }
+        }
+    }
+
     fn fill_row(&self, i: usize, cols: usize, out: &mut [f32]) {
         let out = &mut out[..cols];
         match *self {
@@ -129,18 +147,52 @@ fn load<const N: usize>(buf: &[f32], at: usize) -> [f32; N] {
 }
 
 /// Reusable buffers for downsampling; keeps allocations out of the hot path.
+/// Everything is streamed in strips of 8 rows, so the working set is a few
+/// dozen rows (it stays in cache) instead of two full-size float images.
 #[derive(Default)]
 pub struct Downsampler {
-    /// First row pass output, `rows x stride`.
-    pass1: Vec<f32>,
-    /// First column pass output, `rows x stride`.
-    pass2: Vec<f32>,
+    /// Ring of first-pass (row-filtered) rows, `ring_rows x stride`.
+    ring: Vec<f32>,
+    /// Running column sums of the second pass, one per column.
+    sums: Vec<f32>,
+    /// Up to 8 second-pass output rows, `STRIP x stride`.
+    strip: Vec<f32>,
     /// Second row pass output at the 64 sampled columns, `rows x 64`.
     pass3: Vec<f32>,
     /// A strip of rows, transposed: one `[f32; STRIP]` per column.
     tile: Vec<[f32; STRIP]>,
+    /// First-pass output for the strip, transposed like `tile`.
+    tile_out: Vec<[f32; STRIP]>,
     /// One row of luma.
     row: Vec<f32>,
+}
+
+/// Step `s` of the reference's box filter along a line of `len` samples
+/// with `window`, written as one uniform step: add sample `s` (while
+/// `s < len`), then subtract sample `s - window` (once `s >= window`), then,
+/// from step `half - 1` on, emit output `s - (half - 1)` divided by the
+/// number of samples in the window. This is the same sequence of
+/// operations as the four phases of [`box_lines`].
+struct StepPlan {
+    len: usize,
+    window: usize,
+    lead: usize,
+}
+
+impl StepPlan {
+    fn new(len: usize, window: usize) -> Self {
+        StepPlan {
+            len,
+            window,
+            lead: (window + 2) / 2 - 1,
+        }
+    }
+    fn steps(&self) -> usize {
+        self.len + self.lead
+    }
+    fn count(&self, s: usize) -> usize {
+        (s + 1).min(self.len) - (s + 1).saturating_sub(self.window)
+    }
 }
 
 impl Downsampler {
@@ -151,100 +203,89 @@ impl Downsampler {
     /// Blur and decimate to 64x64, bit-identical to the reference's
     /// `jaroszFilterFloat` (2 passes) followed by `decimateFloat`.
     /// Requires `rows, cols >= 1` and a source of the right size.
-    pub fn downsample(&mut self, rows: usize, cols: usize, src: LumaSource<'_>) -> [[f32; 64]; 64] {
+    /// Uses the widest vector instructions the CPU has (see
+    /// [`crate::dispatch`]) unless `portable` is set.
+    pub fn downsample(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        src: LumaSource<'_>,
+        portable: bool,
+    ) -> [[f32; 64]; 64] {
+        crate::dispatch::downsample(self, rows, cols, src, portable)
+    }
+
+    /// The portable body of [`Downsampler::downsample`]; always inlined so
+    /// that each dispatch target compiles it for its own instruction set.
+    #[inline(always)]
+    pub(crate) fn downsample_impl(
+        &mut self,
+        rows: usize,
+        cols: usize,
+        src: LumaSource<'_>,
+    ) -> [[f32; 64]; 64] {
         let wr = window_size(cols, 64);
         let wc = window_size(rows, 64);
-        let stride = cols.div_ceil(STRIP) * STRIP;
-        self.pass1.clear();
-        self.pass1.resize(rows * stride, 0.0);
-        self.pass2.clear();
-        self.pass2.resize(rows * stride, 0.0);
+        let stride = cols.div_ceil(CHUNK) * CHUNK;
+        let ring_rows = wc + 2 * STRIP + 1;
+        self.ring.clear();
+        self.ring.resize(ring_rows * stride, 0.0);
+        self.sums.clear();
+        self.sums.resize(stride, 0.0);
+        self.strip.clear();
+        self.strip.resize(STRIP * stride, 0.0);
         self.pass3.clear();
         self.pass3.resize(rows * 64, 0.0);
         self.tile.clear();
         self.tile.resize(cols, [0.0; STRIP]);
+        self.tile_out.clear();
+        self.tile_out.resize(cols, [0.0; STRIP]);
         self.row.clear();
         self.row.resize(cols, 0.0);
 
         let col_samples: [usize; 64] = std::array::from_fn(|k| sample_index(k, cols, 64));
         let row_samples: [usize; 64] = std::array::from_fn(|k| sample_index(k, rows, 64));
 
-        // Pass 1: rows, full output. Luma goes straight into the tile.
+        let plan = StepPlan::new(rows, wc);
+        let mut step = 0usize; // next step of the column pass
         for i0 in (0..rows).step_by(STRIP) {
+            // Pass 1 on rows i0..i0+n: rows, full output, into the ring.
             let n = STRIP.min(rows - i0);
             for r in 0..STRIP {
                 if r < n {
-                    src.fill_row(i0 + r, cols, &mut self.row);
-                    for (t, &v) in self.tile.iter_mut().zip(self.row.iter()) {
-                        t[r] = v;
-                    }
+                    src.fill_lane(i0 + r, cols, &mut self.tile, r);
                 } else {
                     for t in self.tile.iter_mut() {
                         t[r] = 0.0;
                     }
                 }
             }
-            let tile = &self.tile;
-            let out = &mut self.pass1;
-            box_lines::<STRIP>(
-                cols,
-                wr,
-                |k| tile[k],
-                |o, sums, count| {
-                    let v = divide(sums, count);
-                    for r in 0..n {
-                        out[(i0 + r) * stride + o] = v[r];
-                    }
-                },
-            );
-        }
-
-        // Pass 2: columns, full output, CHUNK (then STRIP) columns at a time.
-        let mut c0 = 0;
-        while c0 < stride {
-            if c0 + CHUNK <= stride {
-                column_pass::<CHUNK>(&self.pass1, &mut self.pass2, rows, stride, c0, wc);
-                c0 += CHUNK;
-            } else {
-                column_pass::<STRIP>(&self.pass1, &mut self.pass2, rows, stride, c0, wc);
-                c0 += STRIP;
+            {
+                let tile = &self.tile;
+                let out = &mut self.tile_out;
+                box_lines::<STRIP>(
+                    cols,
+                    wr,
+                    #[inline(always)]
+                    |k| tile[k],
+                    #[inline(always)]
+                    |o, sums, count| out[o] = divide(sums, count),
+                );
             }
-        }
-
-        // Pass 3: rows again, dividing and storing only at sampled columns.
-        for i0 in (0..rows).step_by(STRIP) {
-            let n = STRIP.min(rows - i0);
-            for r in 0..STRIP {
-                if r < n {
-                    let src_row = &self.pass2[(i0 + r) * stride..(i0 + r) * stride + cols];
-                    for (t, &v) in self.tile.iter_mut().zip(src_row.iter()) {
-                        t[r] = v;
-                    }
-                } else {
-                    for t in self.tile.iter_mut() {
-                        t[r] = 0.0;
-                    }
+            for r in 0..n {
+                let at = ((i0 + r) % ring_rows) * stride;
+                let row = &mut self.ring[at..at + cols];
+                for (dst, t) in row.iter_mut().zip(self.tile_out.iter()) {
+                    *dst = t[r];
                 }
             }
-            let tile = &self.tile;
-            let out = &mut self.pass3;
-            let mut next = 0usize;
-            box_lines::<STRIP>(
-                cols,
-                wr,
-                |k| tile[k],
-                |o, sums, count| {
-                    if next < 64 && col_samples[next] == o {
-                        let v = divide(sums, count);
-                        while next < 64 && col_samples[next] == o {
-                            for r in 0..n {
-                                out[(i0 + r) * 64 + next] = v[r];
-                            }
-                            next += 1;
-                        }
-                    }
-                },
-            );
+            // Pass 2 as far as the rows now available allow.
+            let available = i0 + n;
+            let last = available == rows;
+            while step < plan.steps() && (step < available || (last && step >= rows)) {
+                self.column_step(&plan, step, stride, ring_rows, cols, wr, &col_samples);
+                step += 1;
+            }
         }
 
         // Pass 4: columns over the 64 sampled columns, keeping sampled rows.
@@ -255,7 +296,9 @@ impl Downsampler {
             box_lines::<CHUNK>(
                 rows,
                 wc,
+                #[inline(always)]
                 |k| load(p3, k * 64 + c0),
+                #[inline(always)]
                 |o, sums, count| {
                     if next < 64 && row_samples[next] == o {
                         let v = divide(sums, count);
@@ -270,6 +313,107 @@ impl Downsampler {
         block
     }
 
+    /// One step of the second (column) pass over all columns at once; when
+    /// it emits an output row, that row goes into the strip, and a full (or
+    /// final) strip is run through the third pass.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn column_step(
+        &mut self,
+        plan: &StepPlan,
+        s: usize,
+        stride: usize,
+        ring_rows: usize,
+        cols: usize,
+        wr: usize,
+        col_samples: &[usize; 64],
+    ) {
+        if s < plan.len {
+            let at = (s % ring_rows) * stride;
+            let add = &self.ring[at..at + stride];
+            if s >= plan.window {
+                let at = ((s - plan.window) % ring_rows) * stride;
+                let sub = &self.ring[at..at + stride];
+                for ((acc, &a), &b) in self.sums.iter_mut().zip(add).zip(sub) {
+                    *acc += a;
+                    *acc -= b;
+                }
+            } else {
+                for (acc, &a) in self.sums.iter_mut().zip(add) {
+                    *acc += a;
+                }
+            }
+        } else {
+            let at = ((s - plan.window) % ring_rows) * stride;
+            let sub = &self.ring[at..at + stride];
+            for (acc, &b) in self.sums.iter_mut().zip(sub) {
+                *acc -= b;
+            }
+        }
+        if s < plan.lead {
+            return;
+        }
+        let o = s - plan.lead;
+        let count = plan.count(s) as f32;
+        let slot = o % STRIP;
+        for (dst, &acc) in self.strip[slot * stride..(slot + 1) * stride]
+            .iter_mut()
+            .zip(&self.sums)
+        {
+            *dst = acc / count;
+        }
+        if slot == STRIP - 1 || o + 1 == plan.len {
+            self.row_pass_sampled(o - slot, slot + 1, stride, cols, wr, col_samples);
+        }
+    }
+
+    /// Pass 3 on a strip of `n` second-pass rows starting at row `i0`:
+    /// rows again, dividing and storing only at the sampled columns.
+    #[inline(always)]
+    fn row_pass_sampled(
+        &mut self,
+        i0: usize,
+        n: usize,
+        stride: usize,
+        cols: usize,
+        wr: usize,
+        col_samples: &[usize; 64],
+    ) {
+        for r in 0..STRIP {
+            if r < n {
+                let src_row = &self.strip[r * stride..r * stride + cols];
+                for (t, &v) in self.tile.iter_mut().zip(src_row.iter()) {
+                    t[r] = v;
+                }
+            } else {
+                for t in self.tile.iter_mut() {
+                    t[r] = 0.0;
+                }
+            }
+        }
+        let tile = &self.tile;
+        let out = &mut self.pass3;
+        let mut next = 0usize;
+        box_lines::<STRIP>(
+            cols,
+            wr,
+            #[inline(always)]
+            |k| tile[k],
+            #[inline(always)]
+            |o, sums, count| {
+                if next < 64 && col_samples[next] == o {
+                    let v = divide(sums, count);
+                    while next < 64 && col_samples[next] == o {
+                        for (r, &x) in v.iter().enumerate().take(n) {
+                            out[(i0 + r) * 64 + next] = x;
+                        }
+                        next += 1;
+                    }
+                }
+            },
+        );
+    }
+
     /// The 64x64 block when the input is already 64x64 (the reference copies
     /// it without filtering in its single-hash entry point).
     pub fn copy_64(src: LumaSource<'_>) -> [[f32; 64]; 64] {
@@ -279,23 +423,4 @@ impl Downsampler {
         }
         block
     }
-}
-
-fn column_pass<const N: usize>(
-    input: &[f32],
-    output: &mut [f32],
-    rows: usize,
-    stride: usize,
-    c0: usize,
-    window: usize,
-) {
-    box_lines::<N>(
-        rows,
-        window,
-        |k| load(input, k * stride + c0),
-        |o, sums, count| {
-            let v = divide(sums, count);
-            output[o * stride + c0..o * stride + c0 + N].copy_from_slice(&v);
-        },
-    );
 }

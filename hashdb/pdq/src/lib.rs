@@ -11,11 +11,13 @@
 //! Entry points: [`hash_rgb`] (packed RGB8), [`hash_rgb_dihedral`],
 //! [`hash_luma`], or a reusable [`PdqHasher`] that keeps its buffers between
 //! calls, and [`hash_batch`] to spread many images over cores.
-#![forbid(unsafe_code)]
+// The only unsafe code is the CPU-feature dispatch in `dispatch.rs`.
+#![deny(unsafe_code)]
 
 use std::fmt;
 
 pub mod dct;
+mod dispatch;
 pub mod filter;
 pub mod luma;
 pub mod reference;
@@ -175,6 +177,7 @@ fn check_dims(width: usize, height: usize, got: usize, per_pixel: usize) -> Resu
 #[derive(Default)]
 pub struct PdqHasher {
     precision: LumaPrecision,
+    portable: bool,
     down: Downsampler,
 }
 
@@ -188,8 +191,17 @@ impl PdqHasher {
     pub fn with_precision(precision: LumaPrecision) -> Self {
         PdqHasher {
             precision,
+            portable: false,
             down: Downsampler::new(),
         }
+    }
+
+    /// Never use the CPU-specific (AVX2) build of the filter, only the
+    /// portable one. Results are identical either way; this exists so tests
+    /// and benchmarks can compare the two.
+    pub fn portable(mut self, portable: bool) -> Self {
+        self.portable = portable;
+        self
     }
 
     /// The DCT coefficients and quality; `None` for images smaller than
@@ -209,7 +221,7 @@ impl PdqHasher {
         let block = if shortcut_64 && width == 64 && height == 64 {
             Downsampler::copy_64(src)
         } else {
-            self.down.downsample(height, width, src)
+            self.down.downsample(height, width, src, self.portable)
         };
         let quality = quality_of(&block);
         Some((dct::dct_64_to_16(&block), quality))

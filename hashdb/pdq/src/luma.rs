@@ -54,9 +54,11 @@ pub fn rgb_row_to_luma(rgb: &[u8], out: &mut [f32], precision: LumaPrecision) {
     let t = tables();
     match precision {
         LumaPrecision::Pdqhash => {
-            let [tr, tg, tb] = &t.f64_tables;
+            // Same roundings as the tables: each product rounded once in
+            // f64, then (r + g) + b, then one rounding to f32.
             for (o, px) in out.iter_mut().zip(rgb.chunks_exact(3)) {
-                let s = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
+                let s =
+                    f64::from(px[0]) * 0.299 + f64::from(px[1]) * 0.587 + f64::from(px[2]) * 0.114;
                 *o = s as f32;
             }
         }
@@ -64,6 +66,33 @@ pub fn rgb_row_to_luma(rgb: &[u8], out: &mut [f32], precision: LumaPrecision) {
             let [tr, tg, tb] = &t.f32_tables;
             for (o, px) in out.iter_mut().zip(rgb.chunks_exact(3)) {
                 *o = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
+            }
+        }
+    }
+}
+
+/// Convert one row of packed RGB8 to luma, written into lane `lane` of a
+/// transposed tile (one `[f32; N]` per column).
+#[inline(always)]
+pub fn rgb_row_to_lane<const N: usize>(
+    rgb: &[u8],
+    tile: &mut [[f32; N]],
+    lane: usize,
+    precision: LumaPrecision,
+) {
+    let t = tables();
+    match precision {
+        LumaPrecision::Pdqhash => {
+            let [tr, tg, tb] = &t.f64_tables;
+            for (o, px) in tile.iter_mut().zip(rgb.chunks_exact(3)) {
+                let s = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
+                o[lane] = s as f32;
+            }
+        }
+        LumaPrecision::CppFloat => {
+            let [tr, tg, tb] = &t.f32_tables;
+            for (o, px) in tile.iter_mut().zip(rgb.chunks_exact(3)) {
+                o[lane] = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
             }
         }
     }

@@ -74,6 +74,19 @@ fn fast_equals_reference_on_many_sizes() {
         }
         let via_luma = hasher.hash_luma(w, h, &luma).unwrap();
         assert_eq!(via_luma, fast);
+        // The portable (non-SIMD-dispatched) build gives the same bits.
+        let mut portable = PdqHasher::new().portable(true);
+        let p = portable.dct_rgb(w, h, &rgb).unwrap().unwrap();
+        assert_eq!(p.1, fast.quality);
+        for i in 0..16 {
+            for j in 0..16 {
+                assert_eq!(
+                    p.0 .0[i][j].to_bits(),
+                    dct.0[i][j].to_bits(),
+                    "portable {w}x{h} ({i},{j})"
+                );
+            }
+        }
     }
 }
 
