@@ -35,6 +35,10 @@ pub struct WorkerConfig {
     /// How long the group waits for a silent member before reassigning its
     /// partitions.
     pub session_timeout: Duration,
+    /// The group's rebalance timeout: how long a rebalance waits for members
+    /// to rejoin (librdkafka's `max.poll.interval.ms`; at least the session
+    /// timeout). A member that was killed holds its partitions this long.
+    pub max_poll_interval: Duration,
 }
 
 /// What a worker needs besides its consumer; shared by all workers of a process.
@@ -95,6 +99,7 @@ impl Worker {
             .set("session.timeout.ms", cfg.session_timeout.as_millis().to_string())
             .set("heartbeat.interval.ms", (cfg.session_timeout.as_millis() / 4).max(100).to_string())
             .set("statistics.interval.ms", "5000")
+            .set("max.poll.interval.ms", cfg.max_poll_interval.as_millis().to_string())
             .create_with_context(LagContext)?;
         consumer.subscribe(&[deps.topics.uploads.as_str()])?;
         Ok(Worker { consumer, deps })

@@ -119,6 +119,9 @@ impl App {
                     client_id: format!("vigil-worker-{i}"),
                     commit_interval: Duration::from_millis(config.kafka.commit_interval_ms),
                     session_timeout: Duration::from_millis(config.kafka.session_timeout_ms),
+                    max_poll_interval: Duration::from_millis(
+                        config.kafka.max_poll_interval_ms.max(config.kafka.session_timeout_ms),
+                    ),
                 };
                 let worker = Worker::new(&wc, deps.clone())?;
                 let rx = shutdown_rx.clone();

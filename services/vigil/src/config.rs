@@ -49,6 +49,8 @@ pub struct KafkaConfig {
     pub group_id: String,
     pub commit_interval_ms: u64,
     pub session_timeout_ms: u64,
+    /// Rebalance timeout (librdkafka `max.poll.interval.ms`), at least the session timeout.
+    pub max_poll_interval_ms: u64,
     /// How long the hook waits for the broker before answering 503.
     pub hook_delivery_timeout_ms: u64,
 }
@@ -128,6 +130,7 @@ impl Default for KafkaConfig {
             group_id: "vigil-workers".into(),
             commit_interval_ms: 1000,
             session_timeout_ms: 10_000,
+            max_poll_interval_ms: 60_000,
             hook_delivery_timeout_ms: 5000,
         }
     }

@@ -1,0 +1,116 @@
+//! `spawn_app`: the real Vigil, in-process, on random ports, with a fresh
+//! SQLite database, media folder and embedded broker per test.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+use vigil::{App, Config, Roles};
+
+pub struct TestApp {
+    pub app: App,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub _dir: tempfile::TempDir,
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.data_dir = dir.to_path_buf();
+    c.http.listen = "127.0.0.1:0".into();
+    c.kafka.embedded_brokers = 1;
+    c.kafka.partitions = 3;
+    c.kafka.commit_interval_ms = 200;
+    c.kafka.session_timeout_ms = 6000;
+    c.kafka.max_poll_interval_ms = 8000;
+    c.worker.count = 2;
+    c.worker.hashdb_reload_secs = 3600;
+    c.classifier.enabled = true;
+    c
+}
+
+pub async fn spawn_app_with(config: Config, roles: Roles, dir: tempfile::TempDir) -> TestApp {
+    let app = App::start(&config, roles).await.expect("vigil starts");
+    TestApp {
+        base: format!("http://{}", app.http_addr),
+        app,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    spawn_app_with(config, Roles::ALL, dir).await
+}
+
+impl TestApp {
+    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, surface: &str) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("f")
+            .mime_str(content_type)
+            .unwrap();
+        let form = reqwest::multipart::Form::new()
+            .part("file", part)
+            .text("surface", surface.to_string());
+        self.client
+            .post(format!("{}/v1/uploads", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn upload_ok(&self, bytes: Vec<u8>, content_type: &str) -> String {
+        let r = self.upload(bytes, content_type, "feed").await;
+        assert_eq!(r.status().as_u16(), 202);
+        let body: serde_json::Value = r.json().await.unwrap();
+        body["upload_id"].as_str().unwrap().to_string()
+    }
+
+    /// Poll `GET /v1/uploads/{id}` until a verdict is there.
+    pub async fn verdict(&self, id: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let body: serde_json::Value = self
+                .client
+                .get(format!("{}/v1/uploads/{id}", self.base))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if !body["verdict"].is_null() {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "no verdict for {id}: {body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+/// The value of a metric line (name with labels, exactly as rendered).
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or(0.0)
+}
+
+pub fn png(img: &image::RgbImage) -> Vec<u8> {
+    vigil::demo::encode_png(img)
+}
+
+pub fn jpeg(img: &image::RgbImage) -> Vec<u8> {
+    vigil::demo::encode_jpeg(img, 90)
+}
