@@ -60,7 +60,9 @@ pub struct SliceMetrics {
     pub n: usize,
     pub positives: usize,
     pub mean_score: f64,
-    /// `None` when the slice has only one class.
+    /// ROC-AUC within the slice; for a slice of one class, that class
+    /// against every example of the other class. `None` when there is no
+    /// other class at all.
     pub roc_auc: Option<f64>,
     pub at: Vec<AtThreshold>,
 }
@@ -100,7 +102,15 @@ pub fn evaluate(examples: &[Example], thresholds: &[(String, f32)], bins: usize)
         .iter()
         .map(|name| {
             let part: Vec<&Example> = examples.iter().filter(|e| e.slice == *name).collect();
-            slice_metrics(name, &part, thresholds)
+            let mut m = slice_metrics(name, &part, thresholds);
+            if m.roc_auc.is_none() && !part.is_empty() {
+                // One class only: rank it against every example of the other.
+                let label = part[0].label;
+                let mut both = part.clone();
+                both.extend(examples.iter().filter(|e| e.label != label));
+                m.roc_auc = roc_auc(&both);
+            }
+            m
         })
         .collect();
     let all: Vec<&Example> = examples.iter().collect();
@@ -296,22 +306,34 @@ impl EvalReport {
         s
     }
 
-    /// Reliability diagram: bars of observed positive rate per score bin,
-    /// dots at each bin's mean score, the diagonal in grey. 400×400.
+    /// Reliability diagram, 400×400, both axes 0..1 with ticks every 0.1:
+    /// light bars show each score bin's observed positive rate, red dots sit
+    /// at (mean score, observed rate), the grey diagonal is perfect
+    /// calibration.
     pub fn reliability_png(&self) -> RgbImage {
         let mut img = plot_frame();
+        const LIGHT_BLUE: Rgb<u8> = Rgb([150, 185, 235]);
         for b in &self.reliability {
             let x0 = to_px(b.lo);
             let x1 = to_px(b.hi);
             let y = to_py(b.positive_rate);
-            fill(&mut img, x0 + 1, y, x1 - 1, to_py(0.0), BLUE);
-            let cx = to_px(b.mean_score);
-            fill(&mut img, cx - 3, y - 3, cx + 3, y + 3, RED);
+            fill(&mut img, x0 + 1, y, x1 - 1, to_py(0.0) - 1, LIGHT_BLUE);
+        }
+        // Perfect calibration, over the bars.
+        line(
+            &mut img,
+            (to_px(0.0), to_py(0.0)),
+            (to_px(1.0), to_py(1.0)),
+            GREY,
+        );
+        for b in &self.reliability {
+            let (cx, cy) = (to_px(b.mean_score), to_py(b.positive_rate));
+            fill(&mut img, cx - 3, cy - 3, cx + 3, cy + 3, RED);
         }
         img
     }
 
-    /// Precision (y) against recall (x). 400×400.
+    /// Precision (y) against recall (x), 400×400, axes 0..1.
     pub fn pr_curve_png(&self) -> RgbImage {
         let mut img = plot_frame();
         let mut prev: Option<(i64, i64)> = None;
@@ -368,15 +390,9 @@ fn line(img: &mut RgbImage, a: (i64, i64), b: (i64, i64), c: Rgb<u8>) {
     }
 }
 
-/// White canvas, axes from (0,0) to (1,1), ticks every 0.1, grey diagonal.
+/// White canvas, axes from (0,0) to (1,1), ticks every 0.1.
 fn plot_frame() -> RgbImage {
     let mut img = RgbImage::from_pixel(SIDE as u32, SIDE as u32, Rgb([255, 255, 255]));
-    line(
-        &mut img,
-        (to_px(0.0), to_py(0.0)),
-        (to_px(1.0), to_py(1.0)),
-        GREY,
-    );
     line(
         &mut img,
         (to_px(0.0), to_py(0.0)),
@@ -439,7 +455,11 @@ mod tests {
         // Pairs (pos, neg): 3 positives × 2 negatives; 4 of 6 ordered right.
         assert!((r.overall.roc_auc.unwrap() - 4.0 / 6.0).abs() < 1e-12);
         assert_eq!(r.slices.len(), 2);
+        // "b" holds both classes, ranked wrongly.
         assert_eq!(r.slices[1].roc_auc, Some(0.0));
+        let one_class = evaluate(&data[..3], &[], 10);
+        assert_eq!(one_class.slices.len(), 1);
+        assert_eq!(one_class.slices[0].roc_auc, Some(1.0));
         assert!(r.ece > 0.0 && r.ece < 1.0);
         assert!(r.to_text().contains("[b]"));
         assert_eq!(r.reliability_png().dimensions(), (400, 400));
