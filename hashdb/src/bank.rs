@@ -533,6 +533,9 @@ impl HashDb {
         (db, errors)
     }
 
+    /// Insert or replace a bank. A bank that [`HashDb::upsert_bank_checked`]
+    /// would reject (empty name, a `/` in it, a sampling rate outside 0..=1)
+    /// is ignored; call that instead to see the error.
     pub fn upsert_bank(&mut self, bank: Bank) {
         let _ = self.upsert_bank_checked(bank);
     }
@@ -685,6 +688,9 @@ impl HashDb {
             ExactOrPdq::Exact(_) => NO_SLOT,
         };
         self.place(entry, parsed, slot);
+        if existed {
+            self.maybe_compact();
+        }
         Ok(if existed {
             Applied::Updated
         } else {
