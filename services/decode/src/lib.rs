@@ -223,6 +223,9 @@ pub fn decode_image_with(
     options: &DecodeOptions,
 ) -> Result<DecodedImage, DecodeError> {
     let (format, width, height) = probe(bytes, limits)?;
+    if format == MediaFormat::Gif {
+        return decode_gif_first_frame(bytes, limits);
+    }
     let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
     let mut decoder = reader.into_decoder().map_err(|e| map_err(format, e))?;
     // The header said one thing; make sure the decoder agrees before it
@@ -251,6 +254,76 @@ pub fn decode_image_with(
     Ok(DecodedImage {
         format,
         rgb: to_rgb_like_pillow(img),
+    })
+}
+
+/// The first frame of a GIF as Pillow shows it in mode `P` and converts it
+/// to RGB: a logical-screen-sized canvas filled with the frame's
+/// transparent index (or index 0), the frame's indices pasted at its offset
+/// (transparent ones included, as indices), then every index replaced by
+/// its palette colour (the frame's local palette, else the global one).
+/// Transparent pixels therefore show the palette colour of the transparent
+/// index, not black.
+fn decode_gif_first_frame(bytes: &[u8], limits: &Limits) -> Result<DecodedImage, DecodeError> {
+    let corrupt = |e: gif::DecodingError| DecodeError::Corrupt {
+        format: "gif",
+        detail: e.to_string(),
+    };
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::Indexed);
+    let frame_limit = std::num::NonZeroU64::new(limits.max_pixels.max(1));
+    opts.set_memory_limit(match frame_limit {
+        Some(n) => gif::MemoryLimit::Bytes(n),
+        None => gif::MemoryLimit::Unlimited,
+    });
+    let mut decoder = opts
+        .read_info(std::io::Cursor::new(bytes))
+        .map_err(corrupt)?;
+    let (sw, sh) = (u32::from(decoder.width()), u32::from(decoder.height()));
+    check_dimensions(MediaFormat::Gif, sw, sh, limits)?;
+    let global: Vec<u8> = decoder
+        .global_palette()
+        .map(|p| p.to_vec())
+        .unwrap_or_default();
+    let frame = decoder
+        .read_next_frame()
+        .map_err(corrupt)?
+        .ok_or(DecodeError::Corrupt {
+            format: "gif",
+            detail: "no image frame".into(),
+        })?;
+    let (fw, fh) = (usize::from(frame.width), usize::from(frame.height));
+    let (left, top) = (usize::from(frame.left), usize::from(frame.top));
+    let (sw, sh) = (sw as usize, sh as usize);
+    let fill = frame.transparent.unwrap_or(0);
+    let mut indices = vec![fill; sw * sh];
+    for y in 0..fh.min(sh.saturating_sub(top)) {
+        let src = &frame.buffer[y * fw..];
+        let dst = &mut indices[(top + y) * sw..(top + y + 1) * sw];
+        for x in 0..fw.min(sw.saturating_sub(left)) {
+            if let Some(&v) = src.get(x) {
+                dst[left + x] = v;
+            }
+        }
+    }
+    let palette: &[u8] = frame.palette.as_deref().unwrap_or(&global);
+    let mut rgb = Vec::with_capacity(sw * sh * 3);
+    for &i in &indices {
+        let at = usize::from(i) * 3;
+        match palette.get(at..at + 3) {
+            Some(c) => rgb.extend_from_slice(c),
+            // No palette at all: Pillow reads the image as grey levels.
+            None if palette.is_empty() => rgb.extend_from_slice(&[i, i, i]),
+            None => rgb.extend_from_slice(&[0, 0, 0]),
+        }
+    }
+    let rgb = RgbImage::from_raw(sw as u32, sh as u32, rgb).ok_or(DecodeError::Corrupt {
+        format: "gif",
+        detail: "inconsistent frame size".into(),
+    })?;
+    Ok(DecodedImage {
+        format: MediaFormat::Gif,
+        rgb,
     })
 }
 

@@ -271,3 +271,45 @@ proptest! {
         let _ = decode_image(&bytes[..keep], &limits);
     }
 }
+
+/// A GIF (logical screen 10x6, one 4x3 frame at (2,1), background index 1,
+/// transparent index 2) and Pillow 13's `convert("RGB")` of it.
+#[test]
+fn gif_first_frame_like_pillow() {
+    #[rustfmt::skip]
+    let gif: &[u8] = &[
+        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x0a, 0x00, 0x06, 0x00, 0xf1, 0x01, 0x00,
+        0, 0, 0, 200, 100, 50, 10, 250, 10, 9, 9, 200,
+        0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x02, 0x00,
+        0x2c, 0x02, 0x00, 0x01, 0x00, 0x04, 0x00, 0x03, 0x00, 0x00, 0x02,
+    ];
+    let mut bytes = gif.to_vec();
+    bytes.extend_from_slice(GIF_TAIL);
+    let dec = decode_image(&bytes, &Limits::default()).unwrap();
+    assert_eq!(dec.rgb.dimensions(), (10, 6));
+    let (g, b, k) = ([10u8, 250, 10], [9u8, 9, 200], [0u8, 0, 0]);
+    let expect_row1 = [g, g, b, g, b, b, g, g, g, g];
+    let expect_row2 = [g, g, k, b, g, b, g, g, g, g];
+    for x in 0..10u32 {
+        assert_eq!(
+            dec.rgb.get_pixel(x, 0).0,
+            g,
+            "canvas is the transparent colour"
+        );
+        assert_eq!(
+            dec.rgb.get_pixel(x, 1).0,
+            expect_row1[x as usize],
+            "row 1 x {x}"
+        );
+        assert_eq!(
+            dec.rgb.get_pixel(x, 2).0,
+            expect_row2[x as usize],
+            "row 2 x {x}"
+        );
+    }
+}
+
+/// LZW data, trailer.
+const GIF_TAIL: &[u8] = &[
+    0x08, 0x9c, 0xb8, 0x11, 0xa3, 0xc6, 0x8d, 0x03, 0x0b, 0x00, 0x3b,
+];
