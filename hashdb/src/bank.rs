@@ -158,6 +158,10 @@ pub struct BankEntry {
     pub note: Option<String>,
     #[serde(default)]
     pub counters: EntryCounters,
+    /// A quarantined entry still matches, but never triggers automated
+    /// action (e.g. its overturn rate passed a threshold).
+    #[serde(default)]
+    pub quarantined: bool,
 }
 
 impl BankEntry {
@@ -171,6 +175,7 @@ impl BankEntry {
             provenance: None,
             note: None,
             counters: EntryCounters::default(),
+            quarantined: false,
         }
     }
 
@@ -636,6 +641,29 @@ impl HashDb {
         Some(st)
     }
 
+    /// Entries that have had at least `min_decisions` human decisions and
+    /// whose overturned share exceeds `max_overturn_rate`, and are not yet
+    /// quarantined: candidates for automatic quarantine (the caller records
+    /// the change and applies it as an `UpsertEntry` with `quarantined`).
+    pub fn quarantine_candidates(
+        &self,
+        min_decisions: u64,
+        max_overturn_rate: f64,
+    ) -> Vec<&BankEntry> {
+        let mut out: Vec<&BankEntry> = self
+            .entries()
+            .filter(|e| {
+                let c = e.counters;
+                let decided = c.upheld + c.overturned;
+                !e.quarantined
+                    && decided >= min_decisions.max(1)
+                    && c.overturned as f64 / decided as f64 > max_overturn_rate
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.bank, &a.entry_id).cmp(&(&b.bank, &b.entry_id)));
+        out
+    }
+
     /// The PDQ index (for statistics and memory reports).
     pub fn pdq_index(&self) -> &PdqIndex {
         &self.pdq
@@ -914,6 +942,8 @@ impl HashDb {
             ))
         } else if bank.status == BankStatus::Quarantined {
             Some(format!("bank {} is quarantined", bank.name))
+        } else if e.quarantined {
+            Some(format!("entry {} is quarantined", e.entry_id))
         } else if opinion == Some(Opinion::Negative) {
             Some(format!("entry {} is disputed by its sharer", e.entry_id))
         } else {

@@ -175,6 +175,7 @@ fn opinion_code(o: Option<Opinion>) -> u8 {
 const HAS_PROVENANCE: u8 = 1;
 const HAS_NOTE: u8 = 2;
 const HAS_COUNTERS: u8 = 4;
+const QUARANTINED: u8 = 8;
 
 /// Write `db` with the change-log position `cursor`.
 pub fn write_snapshot<W: Write>(db: &HashDb, cursor: &str, out: W) -> Result<(), SnapshotError> {
@@ -236,6 +237,9 @@ fn write_entry(w: &mut impl Write, bank: u32, e: &BankEntry) -> Result<(), Snaps
     if e.counters != EntryCounters::default() {
         flags |= HAS_COUNTERS;
     }
+    if e.quarantined {
+        flags |= QUARANTINED;
+    }
     put_u8(w, flags)?;
     if let Some(p) = &e.provenance {
         put_str(w, &p.exchange)?;
@@ -283,6 +287,7 @@ fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotEr
         provenance: None,
         note: None,
         counters: EntryCounters::default(),
+        quarantined: false,
     };
     let labels = get_u32(r)? as usize;
     if labels > MAX_STR {
@@ -292,7 +297,7 @@ fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotEr
         e.labels.push(get_str(r)?);
     }
     let flags = get_u8(r)?;
-    if flags & !(HAS_PROVENANCE | HAS_NOTE | HAS_COUNTERS) != 0 {
+    if flags & !(HAS_PROVENANCE | HAS_NOTE | HAS_COUNTERS | QUARANTINED) != 0 {
         return Err(SnapshotError::Corrupt(format!("entry flags {flags:#x}")));
     }
     if flags & HAS_PROVENANCE != 0 {
@@ -318,6 +323,7 @@ fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotEr
     if flags & HAS_NOTE != 0 {
         e.note = Some(get_str(r)?);
     }
+    e.quarantined = flags & QUARANTINED != 0;
     if flags & HAS_COUNTERS != 0 {
         e.counters = EntryCounters {
             matches: get_u64(r)?,

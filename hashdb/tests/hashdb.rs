@@ -251,6 +251,22 @@ fn counters() {
     assert!(!db.record_outcome("b", "nope", Outcome::Upheld));
     let st = db.bank_stats("b").unwrap();
     assert_eq!((st.matches, st.overturned, st.entries), (1, 1, 1));
+    // One decision, overturned: a candidate for quarantine at 50%.
+    assert!(db.quarantine_candidates(2, 0.5).is_empty());
+    let c = db.quarantine_candidates(1, 0.5);
+    assert_eq!(c.len(), 1);
+    let mut q = c[0].clone();
+    q.quarantined = true;
+    db.apply(Change::UpsertEntry { entry: q }).unwrap();
+    assert!(db.quarantine_candidates(1, 0.5).is_empty());
+    let d = db.lookup_detailed(&Signals {
+        md5: [0xaa; 16],
+        sha256: [0; 32],
+        pdq: None,
+    });
+    assert_eq!(d.len(), 1);
+    assert!(d[0].suppresses_automation);
+    assert!(d[0].reason.as_ref().unwrap().contains("quarantined"));
 }
 
 #[test]

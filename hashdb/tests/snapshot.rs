@@ -36,13 +36,9 @@ fn sample_db() -> HashDb {
         &"cd".repeat(32),
     ))
     .unwrap();
-    db.upsert_entry(BankEntry::new(
-        "allow",
-        "manual-1",
-        SignalType::Pdq,
-        &"0f".repeat(32),
-    ))
-    .unwrap();
+    let mut q = BankEntry::new("allow", "manual-1", SignalType::Pdq, &"0f".repeat(32));
+    q.quarantined = true;
+    db.upsert_entry(q).unwrap();
     db
 }
 
@@ -63,6 +59,7 @@ fn round_trip_keeps_everything() {
     assert_eq!(info.banks, 2);
     assert_eq!(info.cursor, r#"{"vigil.hashdb":{"0":42}}"#);
     assert_eq!(sorted(&back), sorted(&db));
+    assert!(back.entry("allow", "manual-1").unwrap().quarantined);
     for name in ["tvec", "allow"] {
         assert_eq!(back.bank(name), db.bank(name));
     }
