@@ -50,7 +50,7 @@ echo "bench-classifier: vigil" >&2
     VIGIL_CLASSIFIER_THREADS="$THREADS" VIGIL_CLASSIFIER_ROUNDS="$ROUNDS" VIGIL_CLASSIFIER_CALLERS="$CALLERS" "$BIN")
 
 echo "bench-classifier: python onnxruntime" >&2
-PYTHONPATH="$PEER" OMP_NUM_THREADS="$THREADS" python3 - "$WORK" "$ROOT/models/emblem" "$THREADS" "$ROUNDS" <<'PY'
+PYTHONPATH="$PEER" OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS" python3 - "$WORK" "$ROOT/models/emblem" "$THREADS" "$ROUNDS" <<'PY'
 import json, sys, time
 import numpy as np
 import onnxruntime as ort
