@@ -40,16 +40,22 @@ pub enum LumaSource<'a> {
 impl LumaSource<'_> {
     /// Luma of row `i` into lane `lane` of a transposed tile.
     #[inline(always)]
-    fn fill_lane(&self, i: usize, cols: usize, tile: &mut [[f32; STRIP]], lane: usize) {
+    fn fill_lane(
+        &self,
+        i: usize,
+        cols: usize,
+        tile: &mut [[f32; STRIP]],
+        lane: usize,
+        scratch: &mut [f32],
+    ) {
         match *self {
             LumaSource::Rgb(rgb, p) => {
                 let row = &rgb[i * cols * 3..(i + 1) * cols * 3];
-                crate::luma::rgb_row_to_lane(row, tile, lane, p)
+                crate::luma::rgb_row_to_lane(row, tile, lane, p, scratch)
             }
             LumaSource::Grey(..) | LumaSource::Float(_) => {
-                let mut tmp = vec![0.0f32; cols];
-                self.fill_row(i, cols, &mut tmp);
-                for (t, v) in tile.iter_mut().zip(tmp) {
+                self.fill_row(i, cols, scratch);
+                for (t, &v) in tile.iter_mut().zip(scratch.iter()) {
                     t[lane] = v;
                 }
             }
@@ -253,7 +259,7 @@ impl Downsampler {
             let n = STRIP.min(rows - i0);
             for r in 0..STRIP {
                 if r < n {
-                    src.fill_lane(i0 + r, cols, &mut self.tile, r);
+                    src.fill_lane(i0 + r, cols, &mut self.tile, r, &mut self.row);
                 } else {
                     for t in self.tile.iter_mut() {
                         t[r] = 0.0;

@@ -139,15 +139,15 @@ impl DihedralOutput {
 /// 100. Each difference is `trunc(((u - v) * 100) / 255)` in `f32`.
 pub fn quality_of(block: &[[f32; 64]; 64]) -> u8 {
     let mut sum: i64 = 0;
-    for i in 0..63 {
-        for j in 0..64 {
-            let d = ((block[i][j] - block[i + 1][j]) * 100.0) / 255.0;
+    for (upper, lower) in block.iter().zip(block.iter().skip(1)) {
+        for (&u, &v) in upper.iter().zip(lower.iter()) {
+            let d = ((u - v) * 100.0) / 255.0;
             sum += (d as i32).unsigned_abs() as i64;
         }
     }
     for row in block.iter() {
-        for j in 0..63 {
-            let d = ((row[j] - row[j + 1]) * 100.0) / 255.0;
+        for (&u, &v) in row.iter().zip(row.iter().skip(1)) {
+            let d = ((u - v) * 100.0) / 255.0;
             sum += (d as i32).unsigned_abs() as i64;
         }
     }

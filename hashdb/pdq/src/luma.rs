@@ -72,29 +72,55 @@ pub fn rgb_row_to_luma(rgb: &[u8], out: &mut [f32], precision: LumaPrecision) {
 }
 
 /// Convert one row of packed RGB8 to luma, written into lane `lane` of a
-/// transposed tile (one `[f32; N]` per column).
+/// transposed tile (one `[f32; N]` per column). The row is first converted
+/// into `scratch` (contiguous, so it vectorises), then spread into the lane.
 #[inline(always)]
 pub fn rgb_row_to_lane<const N: usize>(
     rgb: &[u8],
     tile: &mut [[f32; N]],
     lane: usize,
     precision: LumaPrecision,
+    scratch: &mut [f32],
 ) {
-    let t = tables();
+    let n = tile.len().min(rgb.len() / 3).min(scratch.len());
+    let scratch = &mut scratch[..n];
     match precision {
-        LumaPrecision::Pdqhash => {
-            let [tr, tg, tb] = &t.f64_tables;
-            for (o, px) in tile.iter_mut().zip(rgb.chunks_exact(3)) {
-                let s = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
-                o[lane] = s as f32;
-            }
+        LumaPrecision::Pdqhash => rgb_row_to_luma_f64(&rgb[..n * 3], scratch),
+        LumaPrecision::CppFloat => rgb_row_to_luma(&rgb[..n * 3], scratch, precision),
+    }
+    for (t, &v) in tile.iter_mut().zip(scratch.iter()) {
+        t[lane] = v;
+    }
+}
+
+/// numpy's `R*0.299 + G*0.587 + B*0.114` in `f64`, rounded to `f32`,
+/// eight pixels at a time so that the compiler can use vector registers;
+/// each lane does exactly the scalar operations (multiply, add, add,
+/// convert), so the result equals the table-driven [`rgb_row_to_luma`].
+#[inline(always)]
+pub fn rgb_row_to_luma_f64(rgb: &[u8], out: &mut [f32]) {
+    const W: [f64; 3] = [0.299, 0.587, 0.114];
+    let mut px = rgb.chunks_exact(24);
+    let mut dst = out.chunks_exact_mut(8);
+    for (p, o) in (&mut px).zip(&mut dst) {
+        let mut r = [0.0f64; 8];
+        let mut g = [0.0f64; 8];
+        let mut b = [0.0f64; 8];
+        for k in 0..8 {
+            r[k] = f64::from(p[3 * k]);
+            g[k] = f64::from(p[3 * k + 1]);
+            b[k] = f64::from(p[3 * k + 2]);
         }
-        LumaPrecision::CppFloat => {
-            let [tr, tg, tb] = &t.f32_tables;
-            for (o, px) in tile.iter_mut().zip(rgb.chunks_exact(3)) {
-                o[lane] = tr[px[0] as usize] + tg[px[1] as usize] + tb[px[2] as usize];
-            }
+        for k in 0..8 {
+            o[k] = (r[k] * W[0] + g[k] * W[1] + b[k] * W[2]) as f32;
         }
+    }
+    for (o, p) in dst
+        .into_remainder()
+        .iter_mut()
+        .zip(px.remainder().chunks_exact(3))
+    {
+        *o = (f64::from(p[0]) * W[0] + f64::from(p[1]) * W[1] + f64::from(p[2]) * W[2]) as f32;
     }
 }
 
@@ -118,6 +144,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn vector_f64_luma_equals_tables_for_every_value() {
+        // Every value of each channel, in every position of an 8-pixel group
+        // and in the scalar tail.
+        let mut rgb = Vec::new();
+        for v in 0..=255u8 {
+            rgb.extend_from_slice(&[v, 255 - v, v.wrapping_mul(37)]);
+        }
+        rgb.extend_from_slice(&[1, 2, 3, 250, 251, 252, 9, 8, 7]);
+        let n = rgb.len() / 3;
+        let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
+        rgb_row_to_luma(&rgb, &mut a, LumaPrecision::Pdqhash);
+        rgb_row_to_luma_f64(&rgb, &mut b);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.to_bits(), y.to_bits());
+        }
+    }
+
+    #[test]
     fn tables_match_direct_expressions() {
         for (r, g, b) in [
             (0u8, 0u8, 0u8),
@@ -131,8 +175,8 @@ mod tests {
             let direct = (r as f64 * 0.299 + g as f64 * 0.587 + b as f64 * 0.114) as f32;
             assert_eq!(out[0].to_bits(), direct.to_bits());
             rgb_row_to_luma(&[r, g, b], &mut out, LumaPrecision::CppFloat);
-            let direct = 0.299f32 * r as f32 + 0.587f32 * g as f32 + 0.114f32 * b as f32;
-            assert_eq!(out[0].to_bits(), direct.to_bits());
+            let direct32 = 0.299f32 * r as f32 + 0.587f32 * g as f32 + 0.114f32 * b as f32;
+            assert_eq!(out[0].to_bits(), direct32.to_bits());
         }
     }
 }

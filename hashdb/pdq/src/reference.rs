@@ -10,7 +10,7 @@ use crate::{quality_of, MIN_HASHABLE_DIM};
 /// Window size of the reference's Jarosz filter for one axis: half of the
 /// block that one output pixel covers, rounded up.
 pub fn window_size(old_dim: usize, new_dim: usize) -> usize {
-    (old_dim + 2 * new_dim - 1) / (2 * new_dim)
+    old_dim.div_ceil(2 * new_dim)
 }
 
 /// One-dimensional box filter in the reference's four phases. `stride` lets
