@@ -501,9 +501,20 @@ impl HashDb {
             }
         }
         let entries = entries.into_iter();
+        // Reserve for the announced number of entries when the memory is
+        // there (`try_reserve` fails cleanly on an absurd hint; growth then
+        // proceeds as usual).
         let hint = entries.size_hint().0;
-        db.entries.reserve(hint);
-        let mut hashes = Vec::with_capacity(hint);
+        let _ = db.entries.try_reserve(hint);
+        let mut hashes = Vec::new();
+        let _ = hashes.try_reserve(hint);
+        let _ = db.pdq_owner.try_reserve(hint);
+        if db.banks.len() == 1 {
+            let name = db.banks.keys().next().cloned().unwrap_or_default();
+            let mut ids = IdMap::default();
+            let _ = ids.try_reserve(hint.min(1 << 25));
+            db.by_bank.insert(name, ids);
+        }
         for mut entry in entries {
             let parsed = match db.validate(&mut entry) {
                 Ok(p) => p,

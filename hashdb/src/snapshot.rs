@@ -359,8 +359,9 @@ impl<R: Read> Iterator for EntryStream<'_, R> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        // A hint only (bounded so a corrupt count cannot reserve huge memory).
-        (self.left.min(1 << 20) as usize, None)
+        // The file's count; `HashDb::load` only reserves it with
+        // `try_reserve`, so a corrupt count cannot abort the process.
+        (usize::try_from(self.left).unwrap_or(usize::MAX), None)
     }
 }
 
