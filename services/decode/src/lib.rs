@@ -222,14 +222,23 @@ pub fn decode_image_with(
     limits: &Limits,
     options: &DecodeOptions,
 ) -> Result<DecodedImage, DecodeError> {
-    let (format, width, height) = probe(bytes, limits)?;
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(DecodeError::TooManyBytes {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
     if format == MediaFormat::Gif {
         return decode_gif_first_frame(bytes, limits);
     }
+    // Building the decoder reads the header only; no pixel buffer exists
+    // until `from_decoder` below, after the dimensions have been checked.
     let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
     let mut decoder = reader.into_decoder().map_err(|e| map_err(format, e))?;
-    // The header said one thing; make sure the decoder agrees before it
-    // allocates anything sized by it.
     let (dw, dh) = decoder.dimensions();
     check_dimensions(format, dw, dh, limits)?;
     let mut img_limits = image::Limits::default();
@@ -250,7 +259,6 @@ pub fn decode_image_with(
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    let _ = (width, height);
     Ok(DecodedImage {
         format,
         rgb: to_rgb_like_pillow(img),
