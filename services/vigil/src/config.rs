@@ -232,6 +232,12 @@ mod tests {
     }
 
     #[test]
+    fn example_file_is_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vigil.example.toml");
+        assert_eq!(Config::load(Some(&example)).unwrap(), Config::default());
+    }
+
+    #[test]
     fn unknown_keys_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("vigil.toml");

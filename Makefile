@@ -1,0 +1,65 @@
+# Vigil: every set-up step a fresh machine needs lives here or in scripts/.
+#   make demo   install what is missing, build, run the demo
+#   make test   fmt check, clippy -D warnings, all tests
+SHELL := /bin/bash
+CARGO ?= cargo
+VIGIL_RELEASE := target/release/vigil
+
+.PHONY: all setup build demo serve test fmt clippy unit-tests bench-pdq bench-hashdb bench-classifier train clean help
+
+all: build
+
+help:
+	@echo "make demo | make test | make serve | make bench-pdq | make bench-hashdb | make bench-classifier | make train"
+
+## Installs ONNX Runtime (PyPI wheel) into .deps/ and checks PostgreSQL for the tests.
+setup:
+	@bash scripts/setup-ort.sh >/dev/null
+	@echo "setup: ONNX Runtime ready in .deps/python"
+
+build: setup
+	$(CARGO) build --release -p vigil
+
+## Synthetic data through a fresh embedded Vigil; prints the verdict table.
+demo: build
+	rm -rf var/demo
+	VIGIL_DATA_DIR=var/demo $(VIGIL_RELEASE) demo
+
+## Run Vigil on the embedded defaults until Ctrl-C.
+serve: build
+	$(VIGIL_RELEASE) serve
+
+test: setup fmt clippy unit-tests
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit-tests:
+	@bash scripts/ensure-postgres.sh
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --no-fail-fast; \
+	fi
+
+bench-pdq:
+	bash benches/scripts/bench-pdq.sh
+
+bench-hashdb:
+	bash benches/scripts/bench-hashdb.sh
+
+bench-classifier: setup
+	bash benches/scripts/bench-classifier.sh
+
+## Retrain the demo classifier (CPU only, pinned JAX in .venv-train; make demo/test never need it).
+train:
+	test -x .venv-train/bin/python || python3 -m venv .venv-train
+	.venv-train/bin/pip install --quiet -r models/train/requirements.txt
+	.venv-train/bin/python models/train/train.py
+
+clean:
+	$(CARGO) clean
+	rm -rf var .deps
