@@ -3,7 +3,7 @@
 #   make test   fmt check, clippy -D warnings, all tests
 SHELL := /bin/bash
 CARGO ?= cargo
-VIGIL_RELEASE := target/release/vigil
+VIGIL_RELEASE := $(or $(CARGO_TARGET_DIR),target)/release/vigil
 
 .PHONY: all setup build demo serve test fmt clippy unit-tests bench-pdq bench-hashdb bench-classifier train clean help
 
