@@ -9,7 +9,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use vigil_hashdb::{Bank, BankEntry, HashDb, SignalType};
+use vigil_hashdb::{Bank, BankEntry, Change, SignalType};
 use vigil_pipeline::{ReviewItem, UploadId, UploadMsg, Verdict};
 
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ enum Backend {
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     backend: Backend,
 }
 
@@ -108,11 +108,11 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     ts(Utc::now())
 }
 
-fn json<T: serde::Serialize>(v: &T) -> String {
+pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("records serialise")
 }
 
@@ -401,16 +401,28 @@ impl Store {
     // ---- banks ----
 
     pub async fn upsert_bank(&self, bank: &Bank) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO banks (name, body, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-        )
-        .bind(bank.name.as_str())
-        .bind(json(bank))
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
+        self.apply_changes(&[Change::UpsertBank { bank: bank.clone() }]).await?;
         Ok(())
+    }
+
+    /// Insert or update entries (idempotent on `(bank, entry_id)`; a
+    /// re-import of a tombstoned entry revives it). Returns how many were new
+    /// or changed.
+    pub async fn upsert_entries(&self, entries: &[BankEntry]) -> Result<u64, StoreError> {
+        let changes: Vec<Change> = entries
+            .iter()
+            .map(|e| Change::UpsertEntry { entry: e.clone() })
+            .collect();
+        self.apply_changes(&changes).await
+    }
+
+    /// Tombstone an entry. Returns whether a live entry was deleted.
+    pub async fn delete_entry(&self, bank: &str, entry_id: &str) -> Result<bool, StoreError> {
+        let change = Change::DeleteEntry {
+            bank: bank.to_string(),
+            entry_id: entry_id.to_string(),
+        };
+        Ok(self.apply_changes(&[change]).await? == 1)
     }
 
     pub async fn banks(&self) -> Result<Vec<Bank>, StoreError> {
@@ -418,68 +430,6 @@ impl Store {
         rows.iter()
             .map(|r| from_json(&r.try_get::<String, _>("body")?, "bank"))
             .collect()
-    }
-
-    /// Insert entries (idempotent on `(bank, entry_id)`; a re-import of a
-    /// tombstoned entry revives it). Returns how many were new or changed.
-    pub async fn upsert_entries(&self, entries: &[BankEntry]) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut changed = 0;
-        let t = now();
-        for e in entries {
-            let r = sqlx::query(
-                "INSERT INTO bank_entries (bank, entry_id, signal_type, signal, body, deleted, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 0, $6)
-                 ON CONFLICT (bank, entry_id) DO UPDATE SET signal_type = excluded.signal_type,
-                    signal = excluded.signal, body = excluded.body, deleted = 0, updated_at = excluded.updated_at
-                 WHERE bank_entries.body <> excluded.body OR bank_entries.deleted <> 0",
-            )
-            .bind(e.bank.as_str())
-            .bind(e.entry_id.as_str())
-            .bind(e.signal_type.as_str())
-            .bind(e.signal.as_str())
-            .bind(json(e))
-            .bind(t.as_str())
-            .execute(&mut *tx)
-            .await?;
-            changed += r.rows_affected();
-        }
-        tx.commit().await?;
-        Ok(changed)
-    }
-
-    /// Tombstone an entry. Returns whether a live entry was deleted.
-    pub async fn delete_entry(&self, bank: &str, entry_id: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query(
-            "UPDATE bank_entries SET deleted = 1, updated_at = $1 WHERE bank = $2 AND entry_id = $3 AND deleted = 0",
-        )
-        .bind(now())
-        .bind(bank)
-        .bind(entry_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Build the in-memory hash database from every bank and live entry.
-    /// Entries that no longer parse are skipped and counted in the result.
-    pub async fn load_hashdb(&self) -> Result<(HashDb, usize), StoreError> {
-        let mut db = HashDb::new();
-        for bank in self.banks().await? {
-            db.upsert_bank(bank);
-        }
-        let rows = sqlx::query("SELECT body FROM bank_entries WHERE deleted = 0")
-            .fetch_all(&self.pool)
-            .await?;
-        let mut rejected = 0;
-        for r in rows {
-            let entry: BankEntry = from_json(&r.try_get::<String, _>("body")?, "bank entry")?;
-            if let Err(e) = db.upsert_entry(entry) {
-                tracing::warn!(error = %e, "skipping stored bank entry that does not load");
-                rejected += 1;
-            }
-        }
-        Ok((db, rejected))
     }
 
     /// Live entries per bank and signal type.

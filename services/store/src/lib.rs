@@ -5,6 +5,7 @@
 //! reference.
 #![forbid(unsafe_code)]
 
+mod banks;
 pub mod db;
 pub mod media;
 mod migrations;

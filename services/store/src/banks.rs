@@ -1,0 +1,108 @@
+//! Banks and entries in the database, the system of record for what Vigil
+//! may match (DESIGN.md §3.3). Changes arrive as [`Change`] records, the same
+//! ones published on `vigil.hashdb`, and are applied idempotently: applying
+//! a change twice leaves the database as applying it once.
+
+use crate::db::{json, now, Store, StoreError};
+use sqlx::{Any, Row, Transaction};
+use vigil_hashdb::{Bank, BankEntry, Change, HashDb};
+
+impl Store {
+    /// Apply changes in one transaction. Returns how many rows changed
+    /// (0 for a replay of changes already applied).
+    pub async fn apply_changes(&self, changes: &[Change]) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        let mut changed = 0;
+        for c in changes {
+            changed += apply_one(&mut tx, c, &t).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Build the in-memory hash database from every bank and live entry in
+    /// one bulk load. Entries that no longer validate are left out and
+    /// counted.
+    pub async fn load_hashdb(&self) -> Result<(HashDb, usize), StoreError> {
+        let banks = self.banks().await?;
+        let rows = sqlx::query("SELECT body FROM bank_entries WHERE deleted = 0")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut entries = Vec::with_capacity(rows.len());
+        for r in rows {
+            let body: String = r.try_get("body")?;
+            entries.push(
+                serde_json::from_str::<BankEntry>(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("bank entry: {e}")))?,
+            );
+        }
+        let (db, errors) = HashDb::load(banks, entries);
+        for e in &errors {
+            tracing::warn!(error = %e, "skipping stored bank entry that does not load");
+        }
+        Ok((db, errors.len()))
+    }
+}
+
+async fn apply_one(tx: &mut Transaction<'_, Any>, c: &Change, t: &str) -> Result<u64, StoreError> {
+    let changed = match c {
+        Change::UpsertBank { bank } => upsert_bank(tx, bank, t).await?,
+        Change::DeleteBank { name } => {
+            let a = sqlx::query("UPDATE bank_entries SET deleted = 1, updated_at = $1 WHERE bank = $2 AND deleted = 0")
+                .bind(t)
+                .bind(name.as_str())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            let b = sqlx::query("DELETE FROM banks WHERE name = $1")
+                .bind(name.as_str())
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            a + b
+        }
+        Change::UpsertEntry { entry } => {
+            sqlx::query(
+                "INSERT INTO bank_entries (bank, entry_id, signal_type, signal, body, deleted, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 0, $6)
+                 ON CONFLICT (bank, entry_id) DO UPDATE SET signal_type = excluded.signal_type,
+                    signal = excluded.signal, body = excluded.body, deleted = 0, updated_at = excluded.updated_at
+                 WHERE bank_entries.body <> excluded.body OR bank_entries.deleted <> 0",
+            )
+            .bind(entry.bank.as_str())
+            .bind(entry.entry_id.as_str())
+            .bind(entry.signal_type.as_str())
+            .bind(entry.signal.as_str())
+            .bind(json(entry))
+            .bind(t)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected()
+        }
+        Change::DeleteEntry { bank, entry_id } => sqlx::query(
+            "UPDATE bank_entries SET deleted = 1, updated_at = $1 WHERE bank = $2 AND entry_id = $3 AND deleted = 0",
+        )
+        .bind(t)
+        .bind(bank.as_str())
+        .bind(entry_id.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected(),
+    };
+    Ok(changed)
+}
+
+async fn upsert_bank(tx: &mut Transaction<'_, Any>, bank: &Bank, t: &str) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
+        "INSERT INTO banks (name, body, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at
+         WHERE banks.body <> excluded.body",
+    )
+    .bind(bank.name.as_str())
+    .bind(json(bank))
+    .bind(t)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
