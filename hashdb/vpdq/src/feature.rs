@@ -140,7 +140,8 @@ pub fn format_features(features: &[VpdqFeature]) -> String {
 mod tests {
     use super::*;
 
-    const LINES: &str = "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000\n\
+    const LINES: &str =
+        "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0.000\n\
 1,42,c0f11178372c6aaccddea259648fbfd62f434c89c9e99b249772be216c8d055c,0.033\n";
 
     #[test]
@@ -158,10 +159,22 @@ mod tests {
     fn rejects_bad_lines_with_their_number() {
         let bad = [
             ("0,100,abc,0.0", VpdqError::Hash { line: 1 }),
-            ("x,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0", VpdqError::FrameNumber { line: 1 }),
-            ("0,101,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0", VpdqError::Quality { line: 1 }),
-            ("0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,-1", VpdqError::Timestamp { line: 1 }),
-            ("0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,NaN", VpdqError::Timestamp { line: 1 }),
+            (
+                "x,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0",
+                VpdqError::FrameNumber { line: 1 },
+            ),
+            (
+                "0,101,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,0",
+                VpdqError::Quality { line: 1 },
+            ),
+            (
+                "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,-1",
+                VpdqError::Timestamp { line: 1 },
+            ),
+            (
+                "0,100,e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,NaN",
+                VpdqError::Timestamp { line: 1 },
+            ),
             ("0,100", VpdqError::FieldCount { line: 1, fields: 2 }),
         ];
         for (text, want) in bad {

@@ -228,13 +228,25 @@ mod tests {
 
     #[test]
     fn filter_and_dedupe() {
-        let f = vec![feat(0, 100, 1), feat(1, 100, 1), feat(2, 10, 2), feat(3, 100, 1), feat(4, 90, 3)];
+        let f = vec![
+            feat(0, 100, 1),
+            feat(1, 100, 1),
+            feat(2, 10, 2),
+            feat(3, 100, 1),
+            feat(4, 90, 3),
+        ];
         assert_eq!(quality_filter(&f, 50).len(), 4);
         let d = dedupe_consecutive(&f);
-        assert_eq!(d.iter().map(|f| f.frame_number).collect::<Vec<_>>(), vec![0, 2, 3, 4]);
+        assert_eq!(
+            d.iter().map(|f| f.frame_number).collect::<Vec<_>>(),
+            vec![0, 2, 3, 4]
+        );
         // After the quality filter frames 0, 1, 3 are one run.
         let p = prepare(&f, &MatchConfig::default());
-        assert_eq!(p.iter().map(|f| f.frame_number).collect::<Vec<_>>(), vec![0, 4]);
+        assert_eq!(
+            p.iter().map(|f| f.frame_number).collect::<Vec<_>>(),
+            vec![0, 4]
+        );
     }
 
     #[test]
@@ -244,7 +256,13 @@ mod tests {
         assert_eq!((m.query_pct, m.compared_pct), (100.0, 100.0));
         assert!(m.is_match);
         assert_eq!(m.min_distance, 0);
-        assert_eq!(m.query_ranges, vec![TimeRange { start: 0.0, end: 9.0 }]);
+        assert_eq!(
+            m.query_ranges,
+            vec![TimeRange {
+                start: 0.0,
+                end: 9.0
+            }]
+        );
     }
 
     #[test]
@@ -252,13 +270,22 @@ mod tests {
         let long: Vec<_> = (0..20).map(|i| feat(i, 100, i as u8)).collect();
         // The query is frames 5..10 of the long video, shifted to start at 0.
         let clip: Vec<_> = (5..10)
-            .map(|i| VpdqFeature { timestamp: (i - 5) as f64, ..feat(i, 100, i as u8) })
+            .map(|i| VpdqFeature {
+                timestamp: (i - 5) as f64,
+                ..feat(i, 100, i as u8)
+            })
             .collect();
         let m = match_videos(&clip, &long, &MatchConfig::default());
         assert_eq!(m.query_pct, 100.0);
         assert_eq!(m.compared_pct, 25.0);
         assert!(m.is_match);
-        assert_eq!(m.compared_ranges, vec![TimeRange { start: 5.0, end: 9.0 }]);
+        assert_eq!(
+            m.compared_ranges,
+            vec![TimeRange {
+                start: 5.0,
+                end: 9.0
+            }]
+        );
         // The long video as the query only matches a quarter: no match.
         let back = match_videos(&long, &clip, &MatchConfig::default());
         assert!(!back.is_match);
@@ -277,11 +304,23 @@ mod tests {
 
     #[test]
     fn gaps_split_ranges() {
-        let f: Vec<_> = [0u64, 1, 2, 10, 11].iter().map(|&i| feat(i, 100, i as u8)).collect();
+        let f: Vec<_> = [0u64, 1, 2, 10, 11]
+            .iter()
+            .map(|&i| feat(i, 100, i as u8))
+            .collect();
         let m = match_videos(&f, &f, &MatchConfig::default());
         assert_eq!(
             m.query_ranges,
-            vec![TimeRange { start: 0.0, end: 2.0 }, TimeRange { start: 10.0, end: 11.0 }]
+            vec![
+                TimeRange {
+                    start: 0.0,
+                    end: 2.0
+                },
+                TimeRange {
+                    start: 10.0,
+                    end: 11.0
+                }
+            ]
         );
     }
 }

@@ -22,6 +22,8 @@
 
 use image::{DynamicImage, ImageDecoder};
 
+pub mod video;
+
 pub use image::RgbImage;
 
 /// Limits applied before any pixel buffer is allocated.
