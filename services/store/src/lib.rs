@@ -9,6 +9,11 @@ mod banks;
 pub mod db;
 pub mod media;
 mod migrations;
+pub mod review;
 
 pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};
 pub use media::{MediaError, MediaStore};
+pub use review::{
+    AppealError, AppealFiled, AuditEntry, AuditQuery, Claim, DecideError, Decided, Decision, DecisionInput, DecisionRow,
+    QueueStats, ReviewCase, Role, SessionRow, UserRow, REASONS,
+};

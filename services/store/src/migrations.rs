@@ -3,7 +3,8 @@
 //! timestamps as RFC 3339 UTC text, which sorts chronologically).
 
 /// `(version, statements)`; applied in order, each once.
-pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
+pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
     1,
     &[
         "CREATE TABLE uploads (
@@ -51,4 +52,80 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             PRIMARY KEY (bank, entry_id)
         )",
     ],
-)];
+    ),
+    (
+        2,
+        // Human review (issue 7): claims with leases, decision rounds,
+        // appeals, users and sessions, and the append-only audit log.
+        &[
+            "ALTER TABLE review_items ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE review_items ADD COLUMN lease_expires_at TEXT",
+            "ALTER TABLE review_items ADD COLUMN tier TEXT NOT NULL DEFAULT 'reviewer'",
+            "ALTER TABLE review_items ADD COLUMN kind TEXT NOT NULL DEFAULT 'review'",
+            "ALTER TABLE review_items ADD COLUMN round BIGINT NOT NULL DEFAULT 0",
+            "ALTER TABLE review_items ADD COLUMN updated_at TEXT",
+            "CREATE INDEX review_items_claim ON review_items (status, tier, priority, created_at)",
+            "ALTER TABLE uploads ADD COLUMN review_outcome TEXT",
+            "ALTER TABLE uploads ADD COLUMN review_outcome_at TEXT",
+            "CREATE TABLE review_decisions (
+                decision_id TEXT PRIMARY KEY,
+                upload_id TEXT NOT NULL,
+                policy_version TEXT NOT NULL,
+                round BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                reviewer TEXT NOT NULL,
+                decision TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                note TEXT,
+                decided_at TEXT NOT NULL,
+                published_at TEXT,
+                UNIQUE (upload_id, policy_version, round)
+            )",
+            "CREATE INDEX review_decisions_reviewer ON review_decisions (reviewer, upload_id, policy_version)",
+            "CREATE INDEX review_decisions_unpublished ON review_decisions (published_at, decided_at)",
+            "CREATE TABLE review_appeals (
+                appeal_id TEXT PRIMARY KEY,
+                upload_id TEXT NOT NULL,
+                policy_version TEXT NOT NULL,
+                round BIGINT NOT NULL,
+                filed_by TEXT NOT NULL,
+                statement TEXT,
+                status TEXT NOT NULL,
+                outcome TEXT,
+                filed_at TEXT NOT NULL,
+                decided_at TEXT
+            )",
+            "CREATE INDEX review_appeals_item ON review_appeals (upload_id, policy_version, status)",
+            "CREATE TABLE review_users (
+                username TEXT PRIMARY KEY,
+                role TEXT NOT NULL,
+                password_hash TEXT NOT NULL,
+                disabled BIGINT NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )",
+            "CREATE TABLE review_sessions (
+                token_hash TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                csrf_token TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL
+            )",
+            "CREATE INDEX review_sessions_user ON review_sessions (username)",
+            "CREATE TABLE audit_log (
+                audit_id TEXT PRIMARY KEY,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                upload_id TEXT,
+                policy_version TEXT,
+                decision TEXT,
+                reason TEXT,
+                note TEXT,
+                detail TEXT
+            )",
+            "CREATE INDEX audit_log_at ON audit_log (at)",
+            "CREATE INDEX audit_log_item ON audit_log (upload_id, at)",
+        ],
+    ),
+];
