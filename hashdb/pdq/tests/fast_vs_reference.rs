@@ -133,3 +133,42 @@ fn hex_round_trip_and_bit_order() {
     assert!(h.bit(255) && h.bit(252));
     assert!(vigil_pdq::PdqHash::from_hex("xyz").is_err());
 }
+
+mod props {
+    use proptest::prelude::*;
+    use vigil_pdq::dct::dct_to_hash;
+    use vigil_pdq::reference::hash_luma_reference;
+    use vigil_pdq::PdqHasher;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+        /// Any size and content: no panic, and the fast path equals the
+        /// reference transcription.
+        #[test]
+        fn any_image_matches_reference(w in 1usize..150, h in 1usize..150, seed in any::<u64>()) {
+            let mut s = seed | 1;
+            let rgb: Vec<u8> = (0..w * h * 3).map(|_| { s ^= s << 13; s ^= s >> 7; s ^= s << 17; s as u8 }).collect();
+            let out = PdqHasher::new().hash_rgb(w, h, &rgb).unwrap();
+            let luma: Vec<f32> = rgb
+                .chunks_exact(3)
+                .map(|p| (p[0] as f64 * 0.299 + p[1] as f64 * 0.587 + p[2] as f64 * 0.114) as f32)
+                .collect();
+            match hash_luma_reference(&luma, h, w, true) {
+                Some((dct, q)) => {
+                    prop_assert_eq!(out.hash, dct_to_hash(&dct));
+                    prop_assert_eq!(out.quality, q);
+                }
+                None => prop_assert_eq!(out.hash.0, [0u8; 32]),
+            }
+        }
+
+        /// Wrong buffer sizes are errors, never panics.
+        #[test]
+        fn bad_buffers_are_errors(w in 0usize..100, h in 0usize..100, len in 0usize..40_000) {
+            let buf = vec![0u8; len];
+            let r = PdqHasher::new().hash_rgb(w, h, &buf);
+            prop_assert_eq!(r.is_ok(), w > 0 && h > 0 && len == w * h * 3);
+        }
+    }
+}
