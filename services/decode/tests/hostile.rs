@@ -313,3 +313,31 @@ fn gif_first_frame_like_pillow() {
 const GIF_TAIL: &[u8] = &[
     0x08, 0x9c, 0xb8, 0x11, 0xa3, 0xc6, 0x8d, 0x03, 0x0b, 0x00, 0x3b,
 ];
+
+/// EXIF orientation: ignored by default (like the PDQ reference), applied
+/// on request.
+#[test]
+fn exif_orientation_only_on_request() {
+    use image::ImageEncoder;
+    // A minimal big-endian TIFF/EXIF block with Orientation = 6 (rotate 90
+    // CW), stored in a PNG eXIf chunk.
+    let exif: Vec<u8> = vec![
+        b'M', b'M', 0, 42, 0, 0, 0, 8, // header, IFD at 8
+        0, 1, // one entry
+        0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, // Orientation, SHORT, 1, value 6
+        0, 0, 0, 0, // no next IFD
+    ];
+    let img = ImageBuffer::from_fn(40, 20, |x, _| Rgb([(x * 6) as u8, 0, 0]));
+    let mut png = Vec::new();
+    let mut enc = image::codecs::png::PngEncoder::new(&mut png);
+    enc.set_exif_metadata(exif).unwrap();
+    enc.write_image(img.as_raw(), 40, 20, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let plain = decode_image(&png, &Limits::default()).unwrap();
+    assert_eq!(plain.rgb.dimensions(), (40, 20));
+    let opts = vigil_decode::DecodeOptions {
+        apply_exif_orientation: true,
+    };
+    let rotated = vigil_decode::decode_image_with(&png, &Limits::default(), &opts).unwrap();
+    assert_eq!(rotated.rgb.dimensions(), (20, 40));
+}
