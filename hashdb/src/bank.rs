@@ -922,6 +922,32 @@ impl HashDb {
         out
     }
 
+    /// Every live PDQ entry within `radius` (at most 63) of `q`, nearest
+    /// first, whatever the banks' thresholds and status: for operators'
+    /// lookups and `vigil match`, not for decisions.
+    pub fn pdq_within(&self, q: &PdqHash, radius: u32) -> Vec<(u32, &BankEntry)> {
+        let mut hits: Vec<Hit> = Vec::new();
+        self.pdq.range(q, radius.min(MAX_RADIUS), &mut hits);
+        let mut out: Vec<(u32, &BankEntry)> = hits
+            .into_iter()
+            .filter_map(|h| {
+                let place = self.pdq_owner[h.slot as usize];
+                if place == NO_SLOT {
+                    return None;
+                }
+                self.entries[place as usize]
+                    .as_ref()
+                    .map(|s| (h.distance, &s.entry))
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.bank.cmp(&b.1.bank))
+                .then_with(|| a.1.entry_id.cmp(&b.1.entry_id))
+        });
+        out
+    }
+
     fn push_match(&self, place: u32, distance: u32, signals: &Signals, out: &mut Vec<MatchDetail>) {
         let Some(s) = &self.entries[place as usize] else {
             return;

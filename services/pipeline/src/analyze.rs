@@ -103,17 +103,20 @@ impl Analyzer {
         };
         let matches = timed("match", || {
             let db = self.hashdb.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            db.lookup(&query)
-                .into_iter()
-                .filter_map(|m| {
-                    let bank = db.bank(&m.bank)?;
-                    Some(MatchEvidence {
-                        bank_action: bank.action,
-                        bank_status: bank.status,
-                        m,
-                    })
-                })
-                .collect::<Vec<_>>()
+            db.lookup_detailed(&query)
+            .into_iter()
+            .map(|d| MatchEvidence {
+                bank_action: d.bank_action,
+                bank_status: d.bank_status,
+                // Allow-list banks and quarantined banks are handled by their
+                // action and status; the rest is entry-level.
+                suppress_reason: (d.suppresses_automation
+                    && d.bank_action != vigil_hashdb::BankAction::Allow
+                    && d.bank_status == vigil_hashdb::BankStatus::Active)
+                    .then(|| d.reason.unwrap_or_else(|| "entry is disputed or quarantined".into())),
+                m: d.m,
+            })
+            .collect::<Vec<_>>()
         });
         let (classifier, classifier_error) = match (&self.classifier, &image) {
             (Some(c), Some(img)) => match timed("classify", || c.classify(img)) {

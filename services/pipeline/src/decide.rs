@@ -16,6 +16,9 @@ pub struct MatchEvidence {
     pub m: Match,
     pub bank_action: BankAction,
     pub bank_status: BankStatus,
+    /// Set when this match must not trigger automated action (an entry its
+    /// sharer disputes, a quarantined entry): why, for the reviewer.
+    pub suppress_reason: Option<String>,
 }
 
 /// Everything the decision is based on.
@@ -86,6 +89,7 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         let within_auto = exact || m.distance <= auto_t;
         let can_auto = me.bank_action == BankAction::Takedown
             && me.bank_status == BankStatus::Active
+            && me.suppress_reason.is_none()
             && !review_only;
         if within_auto && can_auto {
             raise(Action::Takedown, &mut action);
@@ -99,12 +103,16 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
             });
         } else {
             raise(Action::Review, &mut action);
-            queue_reason.get_or_insert(if me.bank_status == BankStatus::Quarantined {
+            queue_reason.get_or_insert(if me.suppress_reason.is_some() {
+                "disputed_or_quarantined_entry"
+            } else if me.bank_status == BankStatus::Quarantined {
                 "quarantined_bank"
             } else {
                 "borderline_match"
             });
-            let why = if me.bank_status == BankStatus::Quarantined {
+            let why = if let Some(r) = &me.suppress_reason {
+                r.clone()
+            } else if me.bank_status == BankStatus::Quarantined {
                 "bank is quarantined".to_string()
             } else if !can_auto {
                 "bank or policy allows review only".to_string()

@@ -37,6 +37,7 @@ fn pdq_match(bank: &str, distance: u32, action: BankAction, status: BankStatus) 
         },
         bank_action: action,
         bank_status: status,
+        suppress_reason: None,
     }
 }
 
@@ -80,6 +81,17 @@ fn review_only_quarantined_disabled_and_allow_banks() {
     let (v, item) = decide(&both, &p);
     assert_eq!(v.action, Action::Review);
     assert_eq!(item.unwrap().queue_reason, "allow_list");
+}
+
+#[test]
+fn disputed_entries_go_to_review_with_the_reason() {
+    let p = Policy::builtin();
+    let mut m = pdq_match("b", 1, BankAction::Takedown, BankStatus::Active);
+    m.suppress_reason = Some("the sharer disputes this entry".into());
+    let (v, item) = decide(&ev(vec![m], None), &p);
+    assert_eq!(v.action, Action::Review);
+    assert_eq!(item.unwrap().queue_reason, "disputed_or_quarantined_entry");
+    assert!(v.reasons.iter().any(|r| r.contains("disputes")));
 }
 
 #[test]

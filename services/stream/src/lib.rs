@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod embedded;
+pub mod hashdb_log;
 pub mod metrics;
 pub mod producer;
 pub mod topics;
