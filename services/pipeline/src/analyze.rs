@@ -1,21 +1,55 @@
 //! The stage chain: media bytes → decode → exact and perceptual hashes →
 //! bank lookup → classifier. CPU-bound and synchronous: callers run it off
-//! the async runtime (DESIGN.md §3.5). No network or disk IO.
+//! the async runtime (DESIGN.md §3.5). No network or disk IO, except that
+//! the video branch hands the bytes to `vigil_decode::video` (an FFmpeg
+//! subprocess reading a private temporary file).
+//!
+//! Video uploads (when [`Analyzer::with_video`] configured a video index):
+//! sniff the container → decode one frame per second under
+//! [`VideoLimits`] → vPDQ → candidate search in the video index → shares
+//! and time ranges per banked video ([`VideoAnalysis`]). MD5 and SHA-256 of
+//! the file are matched as exact signals either way.
 
-use crate::decide::MatchEvidence;
+use crate::decide::{MatchEvidence, VideoMatchEvidence};
 use crate::messages::SignalValue;
 use crate::metrics;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
+use vigil_decode::video::{VideoError, VideoLimits, VideoOptions};
 use vigil_decode::{DecodeError, Limits};
-use vigil_hashdb::{HashDb, SignalType, Signals};
+use vigil_hashdb::{BankAction, BankStatus, HashDb, SignalType, Signals};
+use vigil_vpdq::{VideoIndex, VpdqFeature, VpdqHasher};
 use vigil_models::{Classifier, ClassifierOutput, ModelError};
 
 /// The hash database shared by all workers of a process; writers (bank
 /// updates) take the write lock briefly.
 pub type SharedHashDb = Arc<RwLock<HashDb>>;
+
+/// Banked videos (ids `bank/entry_id`), shared like [`SharedHashDb`].
+pub type SharedVideoIndex = Arc<RwLock<VideoIndex>>;
+
+/// What the worker needs to handle video uploads.
+#[derive(Clone)]
+pub struct VideoSupport {
+    pub index: SharedVideoIndex,
+    pub limits: VideoLimits,
+    pub options: VideoOptions,
+}
+
+/// What the video branch found out about one upload.
+#[derive(Debug)]
+pub struct VideoAnalysis {
+    /// The vPDQ of the upload (one feature per sampled frame).
+    pub features: Vec<VpdqFeature>,
+    pub duration_seconds: Option<f64>,
+    /// Banked videos whose shares meet the index's thresholds.
+    pub matches: Vec<VideoMatchEvidence>,
+    /// Set when the video did not decode (also reported, mapped, in
+    /// [`Analysis::decode_error`]).
+    pub error: Option<VideoError>,
+}
 
 /// What the stage chain found out about one piece of media.
 #[derive(Debug)]
@@ -28,6 +62,8 @@ pub struct Analysis {
     pub decode_error: Option<DecodeError>,
     /// Set when the classifier failed on a decoded image.
     pub classifier_error: Option<ModelError>,
+    /// Set for video uploads (when video support is configured).
+    pub video: Option<VideoAnalysis>,
 }
 
 /// Runs the stages with shared, read-mostly state.
@@ -36,6 +72,8 @@ pub struct Analyzer {
     pub hashdb: SharedHashDb,
     pub classifier: Option<Arc<Classifier>>,
     pub limits: Limits,
+    /// Video uploads are hashed and matched only when this is set.
+    pub video: Option<VideoSupport>,
 }
 
 fn timed<T>(stage: &'static str, f: impl FnOnce() -> T) -> T {
@@ -53,7 +91,107 @@ impl Analyzer {
             hashdb,
             classifier,
             limits,
+            video: None,
         }
+    }
+
+    /// Handle video uploads with this index, limits and sampling.
+    pub fn with_video(mut self, video: VideoSupport) -> Self {
+        self.video = Some(video);
+        self
+    }
+
+    fn lookup(&self, query: &Signals) -> Vec<MatchEvidence> {
+        let db = self.hashdb.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        db.lookup_detailed(query)
+            .into_iter()
+            .map(|d| MatchEvidence {
+                bank_action: d.bank_action,
+                bank_status: d.bank_status,
+                // Allow-list banks and quarantined banks are handled by their
+                // action and status; the rest is entry-level.
+                suppress_reason: (d.suppresses_automation
+                    && d.bank_action != vigil_hashdb::BankAction::Allow
+                    && d.bank_status == vigil_hashdb::BankStatus::Active)
+                    .then(|| d.reason.unwrap_or_else(|| "entry is disputed or quarantined".into())),
+                m: d.m,
+            })
+            .collect::<Vec<_>>()
+    }
+
+    fn analyze_video(
+        &self,
+        bytes: &[u8],
+        video: &VideoSupport,
+        signals: Vec<SignalValue>,
+        md5: [u8; 16],
+        sha256: [u8; 32],
+    ) -> Analysis {
+        let exact = timed("match", || self.lookup(&Signals { md5, sha256, pdq: None }));
+        let mut hasher = VpdqHasher::new();
+        let decoded = timed("decode_video", || {
+            vigil_decode::video::decode_video(bytes, &video.limits, &video.options, |f| {
+                // The decoder delivers exactly width * height * 3 bytes.
+                let _ = hasher.push(f.frame_number, f.timestamp, f.width as usize, f.height as usize, f.rgb);
+            })
+        });
+        let features = hasher.finish();
+        let (duration_seconds, error) = match decoded {
+            Ok(d) => (d.info.duration_seconds, None),
+            Err(e) => {
+                metrics::DECODE_ERRORS.with_label_values(&[e.kind()]).inc();
+                (None, Some(e))
+            }
+        };
+        let matches = if error.is_none() {
+            timed("match_video", || self.match_video(&features, video))
+        } else {
+            Vec::new()
+        };
+        let decode_error = error.as_ref().map(video_to_decode_error);
+        Analysis {
+            signals,
+            pdq_quality: None,
+            matches: exact,
+            classifier: None,
+            decode_error,
+            classifier_error: None,
+            video: Some(VideoAnalysis {
+                features,
+                duration_seconds,
+                matches,
+                error,
+            }),
+        }
+    }
+
+    fn match_video(&self, features: &[VpdqFeature], video: &VideoSupport) -> Vec<VideoMatchEvidence> {
+        let index = video.index.read().unwrap_or_else(|p| p.into_inner());
+        let cfg = *index.config();
+        let hits = index.matches(features);
+        drop(index);
+        let db = self.hashdb.read().unwrap_or_else(|p| p.into_inner());
+        hits.into_iter()
+            .map(|h| {
+                let (bank, entry_id) = h.id.split_once('/').unwrap_or((h.id.as_str(), ""));
+                // A video whose bank is not loaded is only ever reviewed.
+                let (bank_action, bank_status, labels) = match db.bank(bank) {
+                    Some(b) => (b.action, b.status, b.labels.clone()),
+                    None => (BankAction::ReviewOnly, BankStatus::Active, Vec::new()),
+                };
+                VideoMatchEvidence {
+                    bank: bank.to_string(),
+                    entry_id: entry_id.to_string(),
+                    labels,
+                    bank_action,
+                    bank_status,
+                    query_threshold_pct: cfg.query_threshold_pct,
+                    compared_threshold_pct: cfg.compared_threshold_pct,
+                    distance_tolerance: cfg.distance_tolerance,
+                    m: h.m,
+                }
+            })
+            .collect()
     }
 
     /// Analyse one piece of media. Never panics on hostile bytes: decode
@@ -76,6 +214,11 @@ impl Analyzer {
                 quality: None,
             },
         ];
+        if let Some(video) = &self.video {
+            if vigil_decode::video::sniff_video(bytes).is_some() {
+                return self.analyze_video(bytes, video, signals, md5, sha256);
+            }
+        }
         let decoded = timed("decode", || vigil_decode::decode_image(bytes, &self.limits));
         let (image, decode_error) = match decoded {
             Ok(d) => (Some(d.rgb), None),
@@ -101,23 +244,7 @@ impl Analyzer {
             sha256,
             pdq: pdq.map(|p| (p.hash, p.quality)),
         };
-        let matches = timed("match", || {
-            let db = self.hashdb.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            db.lookup_detailed(&query)
-            .into_iter()
-            .map(|d| MatchEvidence {
-                bank_action: d.bank_action,
-                bank_status: d.bank_status,
-                // Allow-list banks and quarantined banks are handled by their
-                // action and status; the rest is entry-level.
-                suppress_reason: (d.suppresses_automation
-                    && d.bank_action != vigil_hashdb::BankAction::Allow
-                    && d.bank_status == vigil_hashdb::BankStatus::Active)
-                    .then(|| d.reason.unwrap_or_else(|| "entry is disputed or quarantined".into())),
-                m: d.m,
-            })
-            .collect::<Vec<_>>()
-        });
+        let matches = timed("match", || self.lookup(&query));
         let (classifier, classifier_error) = match (&self.classifier, &image) {
             (Some(c), Some(img)) => match timed("classify", || c.classify(img)) {
                 Ok(out) => (Some(out), None),
@@ -132,6 +259,39 @@ impl Analyzer {
             classifier,
             decode_error,
             classifier_error,
+            video: None,
         }
+    }
+}
+
+/// The image-side error type the worker reports and dead-letters, for a
+/// video that did not decode: limits map to `limit_exceeded` (or the
+/// byte/pixel kinds), broken files to `corrupt`.
+fn video_to_decode_error(e: &VideoError) -> DecodeError {
+    match e {
+        VideoError::Empty => DecodeError::Empty,
+        VideoError::TooManyBytes { size, limit } => DecodeError::TooManyBytes {
+            size: *size,
+            limit: *limit,
+        },
+        VideoError::TooManyPixels { width, height } => DecodeError::TooManyPixels {
+            width: *width,
+            height: *height,
+        },
+        VideoError::UnsupportedFormat => DecodeError::UnsupportedFormat,
+        VideoError::TooLong { .. } | VideoError::TooManyFrames { .. } | VideoError::Timeout { .. } => {
+            DecodeError::LimitExceeded {
+                format: "video",
+                detail: e.to_string(),
+            }
+        }
+        VideoError::Corrupt { .. } | VideoError::NoVideoStream => DecodeError::Corrupt {
+            format: "video",
+            detail: e.to_string(),
+        },
+        VideoError::DecoderUnavailable { .. } | VideoError::Io(_) => DecodeError::UnsupportedFeature {
+            format: "video",
+            detail: e.to_string(),
+        },
     }
 }

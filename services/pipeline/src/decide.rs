@@ -215,3 +215,153 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
     });
     (verdict, review)
 }
+
+/// A vPDQ match of a video upload against a banked video, with what the
+/// bank allows at the time of matching.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoMatchEvidence {
+    pub bank: String,
+    pub entry_id: String,
+    pub labels: Vec<String>,
+    pub bank_action: BankAction,
+    pub bank_status: BankStatus,
+    /// Shares, counts and time ranges from `vigil_vpdq`.
+    pub m: vigil_vpdq::VideoMatch,
+    /// The thresholds the shares were held against (percent).
+    pub query_threshold_pct: f64,
+    pub compared_threshold_pct: f64,
+    /// Frames match strictly below this distance.
+    pub distance_tolerance: u32,
+}
+
+impl VideoMatchEvidence {
+    /// One line for the verdict's reasons: both shares, the thresholds and
+    /// the matched time ranges on both sides.
+    pub fn describe(&self) -> String {
+        let ranges = |r: &[vigil_vpdq::TimeRange]| {
+            if r.is_empty() {
+                "none".to_string()
+            } else {
+                r.iter()
+                    .map(|t| format!("{:.1}-{:.1} s", t.start, t.end))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        format!(
+            "vpdq match in bank {} (entry {}): {:.1}% of {} query frames and {:.1}% of {} compared frames within distance {} (thresholds {:.0}% / {:.0}%); query at {}; compared at {}",
+            self.bank,
+            self.entry_id,
+            self.m.query_pct,
+            self.m.query_frames,
+            self.m.compared_pct,
+            self.m.compared_frames,
+            self.distance_tolerance.saturating_sub(1),
+            self.query_threshold_pct,
+            self.compared_threshold_pct,
+            ranges(&self.m.query_ranges),
+            ranges(&self.m.compared_ranges),
+        )
+    }
+}
+
+/// [`decide`], then the vPDQ matches of a video upload folded in: a match
+/// that meets its thresholds in an active `takedown` bank takes down (unless
+/// the policy makes the bank review-only, the surface is exempt, or an
+/// allow-list bank matched), any other meeting match goes to review, and
+/// every kept match adds its shares and time ranges to the reasons. Pure,
+/// like [`decide`].
+pub fn decide_with_video(
+    ev: &Evidence,
+    video: &[VideoMatchEvidence],
+    policy: &Policy,
+) -> (Verdict, Option<ReviewItem>) {
+    let (mut verdict, review) = decide(ev, policy);
+    let kept: Vec<&VideoMatchEvidence> = video
+        .iter()
+        .filter(|v| v.m.is_match && v.bank_status != BankStatus::Disabled)
+        .collect();
+    if kept.is_empty() {
+        return (verdict, review);
+    }
+    let mut action = verdict.action.clone();
+    let mut queue_reason = review.as_ref().map(|r| r.queue_reason.clone());
+    let mut priority = review.as_ref().map(|r| r.priority).unwrap_or(0.0);
+    let mut allow_listed = false;
+    let no_match_reason = verdict.reasons.len() == 1
+        && verdict.action == Action::None
+        && verdict.reasons[0].starts_with("no signal matched");
+    if no_match_reason {
+        verdict.reasons.clear();
+    }
+    for v in kept {
+        let (_, _, review_only) = policy.pdq_thresholds(&v.bank);
+        let mut line = v.describe();
+        if v.bank_action == BankAction::Allow {
+            allow_listed = true;
+            line.push_str(" (allow-list bank)");
+        } else if v.bank_action == BankAction::Takedown
+            && v.bank_status == BankStatus::Active
+            && !review_only
+        {
+            if Action::Takedown.severity() > action.severity() {
+                action = Action::Takedown;
+            }
+        } else {
+            if Action::Review.severity() > action.severity() {
+                action = Action::Review;
+            }
+            queue_reason.get_or_insert_with(|| {
+                if v.bank_status == BankStatus::Quarantined {
+                    "quarantined_bank".into()
+                } else {
+                    "borderline_match".into()
+                }
+            });
+            line.push_str(if v.bank_status == BankStatus::Quarantined {
+                ": bank is quarantined"
+            } else {
+                ": bank or policy allows review only"
+            });
+        }
+        priority = priority.max(v.m.query_pct / 100.0);
+        verdict.reasons.push(line);
+    }
+    if action.severity() > Action::Review.severity() {
+        if allow_listed {
+            action = Action::Review;
+            queue_reason = Some("allow_list".into());
+            verdict
+                .reasons
+                .push("automated action suppressed by an allow-list match".into());
+        } else if policy
+            .exempt_surfaces
+            .iter()
+            .any(|s| s == &ev.context.surface)
+        {
+            action = Action::Review;
+            queue_reason = Some("exempt_surface".into());
+            verdict.reasons.push(format!(
+                "surface {:?} is exempt from automated action (possible journalism, counter-speech or documentation)",
+                ev.context.surface
+            ));
+        }
+    }
+    verdict.statement_of_reasons = (action.severity() >= Action::Takedown.severity()).then(|| {
+        format!(
+            "Removed automatically under policy {}. Grounds: {}. You can appeal this decision.",
+            policy.version,
+            verdict.reasons.join("; ")
+        )
+    });
+    verdict.action = action.clone();
+    let review = (action == Action::Review).then(|| ReviewItem {
+        v: MESSAGE_VERSION,
+        upload_id: ev.upload_id.clone(),
+        policy_version: policy.version.clone(),
+        queue_reason: queue_reason.unwrap_or_else(|| "video_match".into()),
+        priority,
+        created_at: ev.now,
+    });
+    (verdict, review)
+}

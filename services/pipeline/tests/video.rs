@@ -1,0 +1,162 @@
+//! The video branch of the stage chain and the video-aware decision: a
+//! video upload is decoded (FFmpeg subprocess), hashed with vPDQ, matched
+//! against a video bank imported from the reference text format, and
+//! decided with both shares and the matched time ranges in the reasons.
+//!
+//! Needs `ffmpeg` (`scripts/setup-ffmpeg.sh`) and `shared/testdata/vpdq`
+//! (or `VIGIL_TESTDATA`), read at run time.
+
+use chrono::{TimeZone, Utc};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use vigil_decode::video::{VideoLimits, VideoOptions};
+use vigil_hashdb::{Bank, BankAction, HashDb};
+use vigil_pipeline::{
+    decide_with_video, Action, Analyzer, Evidence, PlatformContext, Policy, UploadId, VideoSupport,
+};
+use vigil_vpdq::{parse_features, VideoIndex};
+
+fn testdata() -> PathBuf {
+    if let Ok(p) = std::env::var("VIGIL_TESTDATA") {
+        return PathBuf::from(p).join("vpdq");
+    }
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    loop {
+        for cand in [dir.join("shared/testdata"), dir.join("../shared/testdata")] {
+            if cand.join("vpdq/INDEX.md").is_file() {
+                return cand.join("vpdq");
+            }
+        }
+        if !dir.pop() {
+            panic!("vPDQ test data not found: set VIGIL_TESTDATA to the shared/testdata folder (it must contain vpdq/INDEX.md)");
+        }
+    }
+}
+
+fn analyzer(limits: VideoLimits) -> Analyzer {
+    assert!(
+        vigil_decode::video::decoder_available(&VideoOptions::default()),
+        "ffmpeg/ffprobe not found on PATH: run scripts/setup-ffmpeg.sh"
+    );
+    let mut db = HashDb::new();
+    db.upsert_bank(Bank::new("terror-video", BankAction::Takedown));
+    // The banked video comes from the reference's own vPDQ output (every
+    // frame of chair-orig-22-sd-bar), as a hash-sharing partner would send it.
+    let text =
+        std::fs::read_to_string(testdata().join("vpdq/sample-hashes/chair-orig-22-sd-bar.txt"))
+            .unwrap();
+    let mut index = VideoIndex::default();
+    index.insert("terror-video/chair-orig", &parse_features(&text).unwrap());
+    let text = std::fs::read_to_string(testdata().join("vpdq/sample-hashes/pattern-hd-no-bar.txt"))
+        .unwrap();
+    index.insert("terror-video/pattern", &parse_features(&text).unwrap());
+    Analyzer::new(
+        Arc::new(RwLock::new(db)),
+        None,
+        vigil_decode::Limits::default(),
+    )
+    .with_video(VideoSupport {
+        index: Arc::new(RwLock::new(index)),
+        limits,
+        options: VideoOptions::default(),
+    })
+}
+
+fn evidence(a: &vigil_pipeline::Analysis) -> Evidence {
+    Evidence {
+        upload_id: UploadId::parse("v1").unwrap(),
+        context: PlatformContext {
+            surface: "feed".into(),
+            ..Default::default()
+        },
+        signals: a.signals.clone(),
+        pdq_quality: a.pdq_quality,
+        matches: a.matches.clone(),
+        classifier: None,
+        decode_error: a.decode_error.as_ref().map(|e| e.kind().to_string()),
+        now: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+    }
+}
+
+#[test]
+fn a_grey_copy_of_a_banked_video_is_taken_down_with_shares_and_ranges() {
+    let a = analyzer(VideoLimits::default());
+    let bytes =
+        std::fs::read(testdata().join("tmk/sample-videos/chair-22-sd-grey-bar.mp4")).unwrap();
+    let analysis = a.analyze(&bytes);
+    assert!(
+        analysis.decode_error.is_none(),
+        "{:?}",
+        analysis.decode_error
+    );
+    let video = analysis.video.as_ref().expect("video branch");
+    assert_eq!(
+        video.features.len(),
+        23,
+        "one frame per second of a 22.4 s video"
+    );
+    assert_eq!(video.matches.len(), 1, "{:?}", video.matches);
+    let m = &video.matches[0];
+    assert_eq!(
+        (m.bank.as_str(), m.entry_id.as_str()),
+        ("terror-video", "chair-orig")
+    );
+    assert!(m.m.query_pct >= 80.0, "{:?}", m.m);
+
+    let (verdict, review) =
+        decide_with_video(&evidence(&analysis), &video.matches, &Policy::builtin());
+    assert_eq!(verdict.action, Action::Takedown, "{:?}", verdict.reasons);
+    assert!(review.is_none());
+    let reason = verdict
+        .reasons
+        .iter()
+        .find(|r| r.starts_with("vpdq match"))
+        .expect("a vpdq reason");
+    assert!(
+        reason.contains("terror-video")
+            && reason.contains("query frames")
+            && reason.contains("compared at 0.0-"),
+        "{reason}"
+    );
+    assert!(verdict
+        .statement_of_reasons
+        .as_deref()
+        .unwrap_or("")
+        .contains("vpdq match"));
+    // MD5 and SHA-256 of the file are still computed as exact signals.
+    assert_eq!(verdict.signals.len(), 2);
+}
+
+#[test]
+fn a_video_over_the_duration_limit_gets_a_clear_error_and_a_verdict() {
+    let a = analyzer(VideoLimits {
+        max_duration_seconds: 10.0,
+        ..VideoLimits::default()
+    });
+    let bytes =
+        std::fs::read(testdata().join("tmk/sample-videos/chair-22-sd-grey-bar.mp4")).unwrap();
+    let analysis = a.analyze(&bytes);
+    let video = analysis.video.as_ref().unwrap();
+    assert_eq!(video.error.as_ref().map(|e| e.kind()), Some("too_long"));
+    let e = analysis.decode_error.as_ref().unwrap();
+    assert_eq!(e.kind(), "limit_exceeded");
+    assert!(e.to_string().contains("over the limit of 10 s"), "{e}");
+    let (verdict, _) = decide_with_video(&evidence(&analysis), &video.matches, &Policy::builtin());
+    assert_eq!(verdict.decode_error.as_deref(), Some("limit_exceeded"));
+}
+
+#[test]
+fn an_unrelated_video_is_not_matched_and_images_still_work() {
+    let a = analyzer(VideoLimits::default());
+    let bytes = std::fs::read(testdata().join("tmk/sample-videos/doorknob-hd-no-bar.mp4")).unwrap();
+    let analysis = a.analyze(&bytes);
+    let video = analysis.video.as_ref().unwrap();
+    assert!(video.error.is_none());
+    assert!(video.matches.is_empty(), "{:?}", video.matches);
+    let (verdict, _) = decide_with_video(&evidence(&analysis), &video.matches, &Policy::builtin());
+    assert_eq!(verdict.action, Action::None);
+    // Bytes that are not a video container take the image path.
+    let analysis = a.analyze(b"GIF89a, but not really");
+    assert!(analysis.video.is_none());
+    assert!(analysis.decode_error.is_some());
+}
