@@ -1,74 +1,316 @@
-//! Human review: the queue of borderline cases the worker raised, served as
-//! a JSON API (`GET /v1/review/items`). Claims, decisions, appeals and the
-//! reviewer web UI build on this (issue 7).
+//! Human review (DESIGN.md §7): the queue of borderline cases the worker
+//! raised and of appeals, worked through a server-rendered web UI under
+//! `/review/` and a JSON API under `/api/` (plus `GET /v1/review/items` and
+//! `POST /v1/appeals`), all behind the same accounts.
+//!
+//! - [`auth`]: argon2id passwords, sessions, CSRF, bearer tokens, sign-in
+//!   rate limit.
+//! - [`api`]: JSON handlers; [`ui`]: HTML pages (maud), the authenticated
+//!   media route and the static CSS/JS.
+//! - Decisions are stored first (with their audit record) and then produced
+//!   to `vigil.decisions` from the store's outbox, so a broker outage
+//!   delays them and loses none ([`ReviewState::publish_pending`],
+//!   [`run_outbox`]).
 #![forbid(unsafe_code)]
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use vigil_store::Store;
+pub mod api;
+pub mod auth;
+pub mod metrics;
+pub mod problem;
+pub mod ui;
 
-/// The review API's routes.
-pub fn router(store: Store) -> Router {
-    Router::new()
-        .route("/v1/review/items", get(list_items))
-        .with_state(store)
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use vigil_pipeline::{UploadId, Verdict};
+use vigil_store::{DecisionRow, MediaStore, ReviewCase, Role, Store, UploadRow};
+
+pub use auth::{add_user, AuthError};
+pub use vigil_store::{Decision, REASONS};
+
+/// Produces one record (`key`, JSON payload) to the decisions topic and
+/// resolves once the broker acknowledged it.
+pub type Publish = Arc<
+    dyn Fn(String, Vec<u8>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Review settings.
+#[derive(Debug, Clone)]
+pub struct ReviewConfig {
+    /// How long a claim lasts without renewal (the case page renews it).
+    pub lease: Duration,
+    /// How long a sign-in lasts.
+    pub session_ttl: Duration,
+    /// Largest media object the case page shows.
+    pub max_media_bytes: u64,
+    /// Mark the session cookie `Secure` (serve the UI over HTTPS).
+    pub secure_cookies: bool,
+    /// Minutes of work after which the UI suggests a break.
+    pub break_reminder_minutes: u32,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    #[serde(default = "default_limit")]
-    limit: i64,
-}
-
-fn default_limit() -> i64 {
-    50
-}
-
-#[derive(Debug, Serialize)]
-struct Item {
-    upload_id: String,
-    policy_version: String,
-    queue_reason: String,
-    priority: f64,
-    status: String,
-    created_at: String,
-}
-
-#[derive(Debug, Serialize)]
-struct ItemList {
-    items: Vec<Item>,
-}
-
-async fn list_items(State(store): State<Store>, Query(q): Query<ListQuery>) -> Response {
-    let limit = q.limit.clamp(1, 500);
-    match store.open_review_items(limit).await {
-        Ok(rows) => Json(ItemList {
-            items: rows
-                .into_iter()
-                .map(|r| Item {
-                    upload_id: r.upload_id,
-                    policy_version: r.policy_version,
-                    queue_reason: r.queue_reason,
-                    priority: r.priority,
-                    status: r.status,
-                    created_at: r.created_at,
-                })
-                .collect(),
-        })
-        .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot list review items");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [("content-type", "application/problem+json")],
-                r#"{"type":"urn:vigil:problem:unavailable","title":"Temporarily unavailable","status":503,"detail":"the review store is unavailable"}"#,
-            )
-                .into_response()
+impl Default for ReviewConfig {
+    fn default() -> Self {
+        ReviewConfig {
+            lease: Duration::from_secs(10 * 60),
+            session_ttl: Duration::from_secs(10 * 3600),
+            max_media_bytes: 64 * 1024 * 1024,
+            secure_cookies: false,
+            break_reminder_minutes: 50,
         }
     }
+}
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct ReviewState {
+    pub store: Store,
+    pub media: MediaStore,
+    pub publish: Option<Publish>,
+    pub config: Arc<ReviewConfig>,
+    pub limiter: Arc<auth::LoginLimiter>,
+    publishing: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ReviewState {
+    pub fn new(
+        store: Store,
+        media: MediaStore,
+        publish: Option<Publish>,
+        config: ReviewConfig,
+    ) -> ReviewState {
+        ReviewState {
+            store,
+            media,
+            publish,
+            config: Arc::new(config),
+            limiter: Arc::new(auth::LoginLimiter::default()),
+            publishing: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// Produce every stored decision the broker has not acknowledged yet,
+    /// oldest first; stops at the first failure (retried later). Returns
+    /// how many were published.
+    pub async fn publish_pending(&self) -> usize {
+        let Some(publish) = &self.publish else {
+            return 0;
+        };
+        // One drain at a time, so a decision is produced once per drain.
+        let _guard = self.publishing.lock().await;
+        let pending = match self.store.unpublished_decisions(500).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the decision outbox");
+                return 0;
+            }
+        };
+        let mut done = 0;
+        for row in pending {
+            let payload =
+                serde_json::to_vec(&DecisionMsg::from_row(&row)).expect("records serialise");
+            match publish(row.upload_id.clone(), payload).await {
+                Ok(()) => {
+                    metrics::PUBLISHED.with_label_values(&["ok"]).inc();
+                    if let Err(e) = self.store.mark_decision_published(&row.decision_id).await {
+                        tracing::warn!(error = %e, "cannot mark a decision published; it will be produced again");
+                        break;
+                    }
+                    done += 1;
+                }
+                Err(e) => {
+                    metrics::PUBLISHED.with_label_values(&["error"]).inc();
+                    tracing::warn!(error = %e, "cannot produce a decision; will retry");
+                    break;
+                }
+            }
+        }
+        done
+    }
+
+    async fn refresh_queue_gauges(&self) {
+        if let Ok(s) = self.store.queue_stats().await {
+            metrics::QUEUE.with_label_values(&["open"]).set(s.open);
+            metrics::QUEUE
+                .with_label_values(&["escalated"])
+                .set(s.open_escalated);
+            metrics::QUEUE
+                .with_label_values(&["appeals"])
+                .set(s.open_appeals);
+            metrics::QUEUE
+                .with_label_values(&["claimed"])
+                .set(s.claimed);
+        }
+    }
+}
+
+/// Background loop: retry the decision outbox and refresh queue gauges
+/// every `every` until `shutdown` changes.
+pub async fn run_outbox(state: ReviewState, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        state.publish_pending().await;
+        state.refresh_queue_gauges().await;
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// `vigil.decisions`, keyed by `upload_id`: one human decision with who,
+/// why and what it means for the upload. Consumers de-duplicate on
+/// `decision_id` (a record can be produced twice after a crash).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionMsg {
+    pub v: u32,
+    pub decision_id: String,
+    pub upload_id: String,
+    pub policy_version: String,
+    pub round: i64,
+    /// `review` or `appeal`.
+    pub kind: String,
+    /// `uphold`, `overturn`, `escalate`, `exempt`.
+    pub decision: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub reviewer: String,
+    /// `taken_down`, `left_up`, `exempted`, `escalated`.
+    pub outcome: String,
+    pub decided_at: String,
+}
+
+impl DecisionMsg {
+    pub fn from_row(r: &DecisionRow) -> DecisionMsg {
+        DecisionMsg {
+            v: vigil_pipeline::MESSAGE_VERSION,
+            decision_id: r.decision_id.clone(),
+            upload_id: r.upload_id.clone(),
+            policy_version: r.policy_version.clone(),
+            round: r.round,
+            kind: r.kind.clone(),
+            decision: r.decision.clone(),
+            reason: r.reason.clone(),
+            note: r.note.clone(),
+            reviewer: r.reviewer.clone(),
+            outcome: Decision::parse(&r.decision)
+                .map(|d| d.outcome())
+                .unwrap_or("unknown")
+                .to_string(),
+            decided_at: r.decided_at.clone(),
+        }
+    }
+}
+
+/// What a case page or `GET /api/review/items/…` shows.
+pub struct CaseContext {
+    pub case: ReviewCase,
+    pub verdict: Option<Verdict>,
+    pub upload: Option<UploadRow>,
+    pub decisions: Vec<DecisionRow>,
+    #[allow(clippy::type_complexity)]
+    pub appeals: Vec<(String, i64, Option<String>, String, Option<String>, String)>,
+    /// Whether the viewer holds a live claim (and so may decide).
+    pub held: bool,
+}
+
+impl CaseContext {
+    /// Load a case for `user`: the claim holder, or a lead or admin (read only).
+    pub async fn load(
+        state: &ReviewState,
+        user: &auth::User,
+        upload_id: &str,
+        policy_version: &str,
+    ) -> Result<CaseContext, problem::Problem> {
+        let Ok(id) = UploadId::parse(upload_id) else {
+            return Err(problem::Problem::not_found());
+        };
+        let Some(case) = state.store.review_case(upload_id, policy_version).await? else {
+            return Err(problem::Problem::not_found());
+        };
+        let now = vigil_store_now();
+        let held = case.status == "claimed"
+            && case.claimed_by.as_deref() == Some(user.username.as_str())
+            && case
+                .lease_expires_at
+                .as_deref()
+                .is_some_and(|t| t > now.as_str());
+        if !held && user.role < Role::Lead {
+            metrics::REFUSALS.with_label_values(&["not_held"]).inc();
+            return Err(problem::Problem::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "not_held",
+                "Claim this item from the queue to see it.",
+            ));
+        }
+        Ok(CaseContext {
+            verdict: state.store.verdict_for(&id, policy_version).await?,
+            upload: state.store.get_upload(&id).await?,
+            decisions: state.store.decisions_for(upload_id, policy_version).await?,
+            appeals: state.store.appeals_for(upload_id, policy_version).await?,
+            held,
+            case,
+        })
+    }
+}
+
+/// Now in the store's timestamp format (RFC 3339, microseconds, `Z`).
+fn vigil_store_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The review routes: UI under `/review/`, JSON under `/api/`, and the
+/// `/v1/review/items` and `/v1/appeals` endpoints.
+pub fn router(state: ReviewState) -> Router {
+    Router::new()
+        .route("/v1/review/items", get(api::list_items))
+        .route("/v1/appeals", post(api::appeal))
+        .route("/api/login", post(api::login))
+        .route("/api/review/items", get(api::list_items))
+        .route("/api/review/claim", post(api::claim))
+        .route(
+            "/api/review/items/{upload_id}/{policy_version}",
+            get(api::get_case),
+        )
+        .route(
+            "/api/review/items/{upload_id}/{policy_version}/decision",
+            post(api::decide_json),
+        )
+        .route(
+            "/api/review/items/{upload_id}/{policy_version}/release",
+            post(api::release),
+        )
+        .route(
+            "/api/review/items/{upload_id}/{policy_version}/renew",
+            post(api::renew),
+        )
+        .route("/api/appeals", post(api::appeal))
+        .route("/api/audit", get(api::audit))
+        .route("/review", get(ui::queue))
+        .route("/review/", get(ui::queue))
+        .route("/review/login", get(ui::login_form).post(ui::login_submit))
+        .route("/review/logout", post(ui::logout))
+        .route("/review/claim", post(ui::claim))
+        .route("/review/case/{upload_id}/{policy_version}", get(ui::case))
+        .route(
+            "/review/case/{upload_id}/{policy_version}/decide",
+            post(ui::decide),
+        )
+        .route(
+            "/review/case/{upload_id}/{policy_version}/release",
+            post(ui::release),
+        )
+        .route("/review/media/{upload_id}/{policy_version}", get(ui::media))
+        .route("/review/audit", get(ui::audit))
+        .route("/review/static/app.css", get(ui::css))
+        .route("/review/static/app.js", get(ui::js))
+        .with_state(state)
 }

@@ -21,6 +21,11 @@ struct Cli {
 enum Command {
     /// Run hook, workers and review API in one process (embedded broker unless kafka.bootstrap_servers is set).
     Serve,
+    /// Manage review accounts (reviewer, lead, admin).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Run only the upload hook (and /metrics).
     Hook,
     /// Run only workers (and /metrics).
@@ -93,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
     init_logging();
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
+        Command::User { command } => user(&config, command).await,
         Command::Serve => App::start(&config, Roles::ALL).await?.run_until_signal().await,
         Command::Hook => role(&config, Roles { hook: true, workers: false, review: false }).await,
         Command::Worker => role(&config, Roles { hook: false, workers: true, review: false }).await,
@@ -188,4 +194,57 @@ fn hash(files: &[PathBuf], config: &Config) -> anyhow::Result<()> {
 fn md5_digest(bytes: &[u8]) -> [u8; 16] {
     use md5::Digest;
     md5::Md5::digest(bytes).into()
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Reviewer,
+    Lead,
+    Admin,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user, or reset an existing user's role and password. The
+    /// password is read from `VIGIL_USER_PASSWORD` or else the first line of
+    /// stdin (never from the command line).
+    Add {
+        name: String,
+        #[arg(long, value_enum, default_value = "reviewer")]
+        role: RoleArg,
+    },
+    /// List users with their roles.
+    List,
+}
+
+async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
+    use vigil_store::Role;
+    let store = open_store(config).await?;
+    match command {
+        UserCommand::Add { name, role } => {
+            let role = match role {
+                RoleArg::Reviewer => Role::Reviewer,
+                RoleArg::Lead => Role::Lead,
+                RoleArg::Admin => Role::Admin,
+            };
+            let password = match std::env::var("VIGIL_USER_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the password from stdin")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let created = vigil_review::add_user(&store, &name, role, &password).await?;
+            println!("user {name} {} with role {role}", if created { "created" } else { "updated" });
+        }
+        UserCommand::List => {
+            for (name, role, disabled) in store.users().await? {
+                println!("{name}\t{role}{}", if disabled { "\tdisabled" } else { "" });
+            }
+        }
+    }
+    Ok(())
 }

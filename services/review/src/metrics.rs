@@ -1,0 +1,68 @@
+//! Metrics owned by human review (DESIGN.md §9). Labels are bounded:
+//! decision, outcome, refusal kind, queue state. Never user names or ids.
+
+use prometheus::{register_int_counter_vec, register_int_gauge_vec, IntCounterVec, IntGaugeVec};
+use std::sync::LazyLock;
+
+pub static CLAIMS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_review_claims_total",
+        "Claim attempts, by outcome (claimed, empty).",
+        &["outcome"]
+    )
+    .expect("metric registers once")
+});
+
+pub static DECISIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_review_decisions_total",
+        "Decisions stored, by decision (uphold, overturn, escalate, exempt) and kind (review, appeal).",
+        &["decision", "kind"]
+    )
+    .expect("metric registers once")
+});
+
+pub static REFUSALS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_review_refusals_total",
+        "Requests refused, by kind (not_held, lease_expired, bad_reason, csrf, forbidden, …).",
+        &["kind"]
+    )
+    .expect("metric registers once")
+});
+
+pub static LOGINS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_review_logins_total",
+        "Sign-in attempts, by outcome (ok, bad_credentials, rate_limited).",
+        &["outcome"]
+    )
+    .expect("metric registers once")
+});
+
+pub static APPEALS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_review_appeals_total",
+        "Appeals, by outcome (filed, replayed, not_found, not_appealable, in_review).",
+        &["outcome"]
+    )
+    .expect("metric registers once")
+});
+
+pub static PUBLISHED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_review_decisions_published_total",
+        "Decision records produced to the decisions topic, by outcome (ok, error).",
+        &["outcome"]
+    )
+    .expect("metric registers once")
+});
+
+pub static QUEUE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "vigil_review_queue_items",
+        "Review items by state (open, escalated, appeals, claimed).",
+        &["state"]
+    )
+    .expect("metric registers once")
+});

@@ -1,0 +1,491 @@
+//! The review service end to end over HTTP, in-process on a random port:
+//! sign-in, claim, the case page with blurred media served through the
+//! authenticated media route, decisions (form and API), the decision
+//! produced to `vigil.decisions`, appeals to a different reviewer, the
+//! audit log, and hostile requests (no session, wrong role, bad CSRF,
+//! deciding an item someone else holds, unknown reasons, injection strings).
+
+mod common;
+
+use chrono::Utc;
+use common::*;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::ClientConfig;
+use std::time::Duration;
+use vigil::Roles;
+use vigil_hashdb::{Match, SignalType};
+use vigil_pipeline::{Action, ReviewItem, UploadId, UploadMsg, Verdict, MESSAGE_VERSION};
+use vigil_store::Role;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn seed(t: &TestApp, id: &str, priority: f64) -> Vec<u8> {
+    let img = vigil_models::synth::benign_image(priority as u64 + 3, 128);
+    let bytes = png(&img);
+    let url = t.app.media.put(id, &bytes).await.unwrap();
+    let upload_id = UploadId::parse(id).unwrap();
+    let msg = UploadMsg {
+        v: MESSAGE_VERSION,
+        upload_id: upload_id.clone(),
+        media_url: url,
+        content_type: Some("image/png".into()),
+        platform_context: vigil_pipeline::PlatformContext {
+            surface: "feed".into(),
+            reach: Some(1200),
+            ..Default::default()
+        },
+        received_at: Utc::now(),
+    };
+    t.app.store.record_upload(&msg).await.unwrap();
+    let v = Verdict {
+        v: MESSAGE_VERSION,
+        upload_id: upload_id.clone(),
+        policy_version: "builtin-1".into(),
+        action: Action::Review,
+        signals: vec![],
+        matches: vec![Match {
+            bank: "tve-demo".into(),
+            entry_id: "e-42".into(),
+            signal_type: SignalType::Pdq,
+            distance: 25,
+            labels: vec!["gifct:glorification".into()],
+        }],
+        classifier: None,
+        reasons: vec!["pdq match in bank tve-demo at distance 25 (review threshold 31)".into()],
+        statement_of_reasons: None,
+        decode_error: None,
+        decided_at: Utc::now(),
+    };
+    let item = ReviewItem {
+        v: MESSAGE_VERSION,
+        upload_id,
+        policy_version: "builtin-1".into(),
+        queue_reason: "borderline_match".into(),
+        priority,
+        created_at: Utc::now(),
+    };
+    t.app.store.write_verdict(&v, Some(&item)).await.unwrap();
+    bytes
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Sign in through the form; returns the session cookie.
+async fn sign_in(c: &reqwest::Client, base: &str, user: &str, password: &str) -> Option<String> {
+    let r = c
+        .post(format!("{base}/review/login"))
+        .form(&[("username", user), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers().get("set-cookie")?.to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    Some(cookie.split(';').next().unwrap().to_string())
+}
+
+async fn bearer(c: &reqwest::Client, base: &str, user: &str) -> String {
+    let r: serde_json::Value = c
+        .post(format!("{base}/api/login"))
+        .json(&serde_json::json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().unwrap().to_string()
+}
+
+async fn page(c: &reqwest::Client, url: &str, cookie: &str) -> (u16, String) {
+    let r = c.get(url).header("cookie", cookie).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("page has a CSRF field")
+        + 19;
+    html[at..at + 64].to_string()
+}
+
+async fn decisions_on_topic(bootstrap: &str, topic: &str, want: usize) -> Vec<serde_json::Value> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-decisions")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while out.len() < want && tokio::time::Instant::now() < deadline {
+        if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_secs(2), consumer.recv()).await {
+            out.push(serde_json::from_slice(m.payload().unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let roles = Roles {
+        hook: false,
+        workers: false,
+        review: true,
+    };
+    let t = spawn_app_with(config, roles, dir).await;
+    let base = t.base.clone();
+    let c = no_redirects();
+    for (name, role) in [
+        ("alice", Role::Reviewer),
+        ("bob", Role::Reviewer),
+        ("lena", Role::Lead),
+    ] {
+        assert!(vigil_review::add_user(&t.app.store, name, role, PASSWORD)
+            .await
+            .unwrap());
+    }
+    assert!(
+        vigil_review::add_user(&t.app.store, "weak", Role::Reviewer, "short")
+            .await
+            .is_err()
+    );
+    let bytes = seed(&t, "case-1", 0.9).await;
+
+    // No session: pages redirect to sign-in, the API answers 401.
+    let r = c.get(format!("{base}/review/")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/review/login");
+    for url in [
+        "/api/review/items",
+        "/v1/review/items",
+        "/api/audit",
+        "/api/review/items/case-1/builtin-1",
+    ] {
+        let r = c.get(format!("{base}{url}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{url}");
+    }
+    let r = c
+        .post(format!("{base}/v1/appeals"))
+        .json(&serde_json::json!({"upload_id": "case-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = c
+        .get(format!("{base}/api/review/items"))
+        .header("authorization", "Bearer not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert!(sign_in(&c, &base, "alice", "wrong password!")
+        .await
+        .is_none());
+
+    // Alice signs in and claims through the form; a POST without the CSRF token is refused.
+    let alice = sign_in(&c, &base, "alice", PASSWORD)
+        .await
+        .expect("alice signs in");
+    let (status, html) = page(&c, &format!("{base}/review/"), &alice).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Claim next item"));
+    let csrf = csrf_of(&html);
+    let r = c
+        .post(format!("{base}/review/claim"))
+        .header("cookie", &alice)
+        .form(&[("csrf", "0".repeat(64))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = c
+        .post(format!("{base}/review/claim"))
+        .header("cookie", &alice)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers()["location"], "/review/case/case-1/builtin-1");
+
+    // The case page: media hidden by default, the reasons shown, no media path leaked.
+    let (status, html) = page(&c, &format!("{base}/review/case/case-1/builtin-1"), &alice).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-state=\"hidden\""));
+    assert!(html.contains("tve-demo") && html.contains("gifct:glorification"));
+    assert!(!html.contains("file://") && !html.contains(&t.app.media.root().display().to_string()));
+    let r = c
+        .get(format!("{base}/review/media/case-1/builtin-1"))
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
+
+    // Bob holds nothing: no media, no case, no deciding Alice's item.
+    let bob = bearer(&c, &base, "bob").await;
+    let r = c
+        .get(format!("{base}/review/media/case-1/builtin-1"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = c
+        .post(format!("{base}/api/review/items/case-1/builtin-1/decision"))
+        .bearer_auth(&bob)
+        .json(&serde_json::json!({"round": 0, "decision": "overturn", "reason": "false_match"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["type"], "urn:vigil:problem:not_held");
+
+    // Alice: an unknown reason is refused; then she upholds with a hostile note.
+    let form = |reason: &str, note: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("round", "0".to_string()),
+            ("decision", "uphold".to_string()),
+            ("reason", reason.to_string()),
+            ("note", note.to_string()),
+        ]
+    };
+    let r = c
+        .post(format!("{base}/review/case/case-1/builtin-1/decide"))
+        .header("cookie", &alice)
+        .form(&form("because", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let note = "<script>alert('x')</script> '); DROP TABLE audit_log; --";
+    let r = c
+        .post(format!("{base}/review/case/case-1/builtin-1/decide"))
+        .header("cookie", &alice)
+        .form(&form("glorification", note))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+    // The same submission again is idempotent.
+    let r = c
+        .post(format!("{base}/review/case/case-1/builtin-1/decide"))
+        .header("cookie", &alice)
+        .form(&form("glorification", note))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        t.app
+            .store
+            .review_outcome("case-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("taken_down")
+    );
+
+    // The decision reaches vigil.decisions once.
+    let recs = decisions_on_topic(&t.app.bootstrap, &t.app.topics.decisions, 1).await;
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["upload_id"], "case-1");
+    assert_eq!(recs[0]["decision"], "uphold");
+    assert_eq!(recs[0]["reason"], "glorification");
+    assert_eq!(recs[0]["outcome"], "taken_down");
+
+    // Reviewers cannot read the audit log; leads can, and the note is inert HTML.
+    let (status, _) = page(&c, &format!("{base}/review/audit"), &alice).await;
+    assert_eq!(status, 403);
+    let lena = sign_in(&c, &base, "lena", PASSWORD).await.unwrap();
+    let (status, html) = page(&c, &format!("{base}/review/audit?q=DROP+TABLE"), &lena).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("&lt;script&gt;alert"), "notes are escaped");
+    assert!(!html.contains("<script>alert"));
+    let (status, html) = page(&c, &format!("{base}/review/case/case-1/builtin-1"), &lena).await;
+    assert_eq!(status, 200, "leads can read any case");
+    assert!(html.contains("Read only"));
+
+    // The uploader appeals (filed by the platform's API client); it goes to Bob, not Alice.
+    let r = c
+        .post(format!("{base}/v1/appeals"))
+        .bearer_auth(&bob)
+        .json(
+            &serde_json::json!({"upload_id": "case-1", "statement": "This is from a news report."}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let r = c
+        .post(format!("{base}/v1/appeals"))
+        .bearer_auth(&bob)
+        .json(&serde_json::json!({"upload_id": "../../etc"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let alice_token = bearer(&c, &base, "alice").await;
+    let r = c
+        .post(format!("{base}/api/review/claim"))
+        .bearer_auth(&alice_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204, "Alice decided it before");
+    let claim: serde_json::Value = c
+        .post(format!("{base}/api/review/claim"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            claim["upload_id"].as_str(),
+            claim["kind"].as_str(),
+            claim["round"].as_i64()
+        ),
+        (Some("case-1"), Some("appeal"), Some(1))
+    );
+    let case: serde_json::Value = c
+        .get(format!("{base}/api/review/items/case-1/builtin-1"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        case["decisions"][0]["reviewer"], "alice",
+        "the original context travels with the appeal"
+    );
+    assert_eq!(case["appeal_statements"][0], "This is from a news report.");
+    let r = c
+        .post(format!("{base}/api/review/items/case-1/builtin-1/decision"))
+        .bearer_auth(&bob)
+        .json(&serde_json::json!({"round": 1, "decision": "exempt", "reason": "journalism", "note": "BBC footage"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(
+        t.app
+            .store
+            .review_outcome("case-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("exempted")
+    );
+    let appeals = t
+        .app
+        .store
+        .appeals_for("case-1", "builtin-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        appeals[0].4.as_deref(),
+        Some("exempt"),
+        "the appeal's outcome is recorded"
+    );
+
+    // Reviewers cannot read the audit API; leads see every action.
+    let r = c
+        .get(format!("{base}/api/audit"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let lena_token = bearer(&c, &base, "lena").await;
+    let audit: serde_json::Value = c
+        .get(format!("{base}/api/audit?upload_id=case-1"))
+        .bearer_auth(&lena_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["decide", "claim", "appeal", "decide", "claim"],
+        "newest first"
+    );
+
+    let metrics = t.metrics().await;
+    assert!(
+        metric_value(
+            &metrics,
+            "vigil_review_decisions_total{decision=\"uphold\",kind=\"review\"}"
+        ) >= 1.0
+    );
+    assert!(metric_value(&metrics, "vigil_review_refusals_total{kind=\"csrf\"}") >= 1.0);
+    t.app.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_rate_limited_per_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let roles = Roles {
+        hook: false,
+        workers: false,
+        review: true,
+    };
+    let t = spawn_app_with(config, roles, dir).await;
+    vigil_review::add_user(&t.app.store, "mallory", Role::Reviewer, PASSWORD)
+        .await
+        .unwrap();
+    let c = no_redirects();
+    for _ in 0..5 {
+        let r = c
+            .post(format!("{}/api/login", t.base))
+            .json(&serde_json::json!({"username": "mallory", "password": "guess guess guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let r = c
+        .post(format!("{}/api/login", t.base))
+        .json(&serde_json::json!({"username": "mallory", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        429,
+        "even the right password waits out the lock"
+    );
+    t.app.shutdown().await.unwrap();
+}
