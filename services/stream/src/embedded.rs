@@ -27,11 +27,12 @@ pub struct EmbeddedKafka {
 
 impl EmbeddedKafka {
     /// Start `brokers` mock brokers and create every topic with `partitions`
-    /// partitions.
+    /// partitions (the bank change log with one, to keep its order).
     pub fn start(brokers: i32, partitions: i32, topics: &Topics) -> Result<EmbeddedKafka, StreamError> {
         let (tx, rx) = mpsc::channel::<Command>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
         let names: Vec<String> = topics.all().iter().map(|s| s.to_string()).collect();
+        let hashdb_topic = topics.hashdb.clone();
         let replication = brokers.min(3);
         let thread = std::thread::Builder::new()
             .name("vigil-mock-kafka".into())
@@ -44,6 +45,9 @@ impl EmbeddedKafka {
                     }
                 };
                 for name in &names {
+                    // The bank change log is one partition: a bank's record
+                    // must reach every follower before its entries.
+                    let partitions = if *name == hashdb_topic { 1 } else { partitions };
                     if let Err(e) = cluster.create_topic(name, partitions, replication) {
                         let _ = ready_tx.send(Err(format!("create topic {name}: {e}")));
                         return;

@@ -178,30 +178,7 @@ impl App {
             }));
         }
         if roles.review {
-            // Decisions go to `vigil.decisions` from the store's outbox.
-            let producer = Producer::new(&bootstrap, "vigil-review", Duration::from_secs(30))?;
-            let topic = topics.decisions.clone();
-            let publish: vigil_review::Publish = Arc::new(move |key: String, payload: Vec<u8>| {
-                let (producer, topic) = (producer.clone(), topic.clone());
-                Box::pin(async move {
-                    producer
-                        .send_bytes(&topic, &key, &payload)
-                        .await
-                        .map_err(|e| e.to_string())
-                })
-            });
-            let review = vigil_review::ReviewState::new(
-                store.clone(),
-                media.clone(),
-                Some(publish),
-                vigil_review::ReviewConfig::default(),
-            );
-            let (st, rx) = (review.clone(), shutdown_rx.clone());
-            tasks.spawn(async move {
-                vigil_review::run_outbox(st, Duration::from_secs(5), rx).await;
-                Ok(())
-            });
-            router = router.merge(vigil_review::router(review));
+            router = router.merge(vigil_review::router(store.clone()));
         }
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await

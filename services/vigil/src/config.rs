@@ -156,7 +156,7 @@ impl Default for WorkerSection {
     fn default() -> Self {
         WorkerSection {
             count: 2,
-            hashdb_reload_secs: 10,
+            hashdb_reload_secs: 300,
         }
     }
 }
