@@ -84,9 +84,32 @@ impl App {
                 (Some(k), b)
             }
         };
+        // Pin the change log's end before loading the banks, so no change
+        // made in between is missed (applying one twice is harmless).
+        let follow_from = if roles.workers {
+            let (b, t) = (bootstrap.clone(), topics.hashdb.clone());
+            Some(
+                tokio::task::spawn_blocking(move || {
+                    vigil_stream::hashdb_log::end_offsets(&b, &t, Duration::from_secs(10))
+                })
+                .await?
+                .context("cannot read the bank change log's offsets")?,
+            )
+        } else {
+            None
+        };
         let hashdb = load_hashdb(&store).await?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
+        if let Some(from) = follow_from {
+            let (b, db, rx) = (bootstrap.clone(), hashdb.clone(), shutdown_rx.clone());
+            let client_id = format!("vigil-{}", uuid::Uuid::now_v7().simple());
+            tasks.spawn(async move {
+                vigil_stream::hashdb_log::follow(&b, &client_id, from, db, rx)
+                    .await
+                    .map_err(anyhow::Error::from)
+            });
+        }
 
         if roles.workers {
             let policy = match &config.policy_file {
@@ -178,7 +201,39 @@ impl App {
             }));
         }
         if roles.review {
-            router = router.merge(vigil_review::router(store.clone()));
+            // Decisions go to `vigil.decisions` from the store's outbox.
+            let producer = Producer::new(&bootstrap, "vigil-review", Duration::from_secs(30))?;
+            let topic = topics.decisions.clone();
+            let publish: vigil_review::Publish = Arc::new(move |key: String, payload: Vec<u8>| {
+                let (producer, topic) = (producer.clone(), topic.clone());
+                Box::pin(async move {
+                    producer
+                        .send_bytes(&topic, &key, &payload)
+                        .await
+                        .map_err(|e| e.to_string())
+                })
+            });
+            let review = vigil_review::ReviewState::new(
+                store.clone(),
+                media.clone(),
+                Some(publish),
+                vigil_review::ReviewConfig::default(),
+            );
+            let (st, rx) = (review.clone(), shutdown_rx.clone());
+            tasks.spawn(async move {
+                vigil_review::run_outbox(st, Duration::from_secs(5), rx).await;
+                Ok(())
+            });
+            router = router.merge(vigil_review::router(review));
+        }
+        if roles.hook || roles.review {
+            let banks = vigil_banks::BankService {
+                store: store.clone(),
+                producer: Some(Producer::new(&bootstrap, "vigil-banks", Duration::from_secs(10))?),
+                topic: topics.hashdb.clone(),
+                local: Some(hashdb.clone()),
+            };
+            router = router.merge(vigil_banks::router(banks, hashdb.clone()));
         }
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await
