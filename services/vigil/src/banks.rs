@@ -1,87 +1,36 @@
-//! `vigil bank …`: create banks and import hash lists into the database
-//! that workers load their banks from.
+//! `vigil bank …` and `vigil match`: the command-line side of bank
+//! management. Changes go through [`vigil_banks::BankService`], so the CLI
+//! writes exactly what the HTTP API writes; with a configured broker they
+//! are published on `vigil.hashdb` at once, on the embedded defaults a
+//! running `vigil serve` picks them up at its next reload.
 
+use crate::config::Config;
 use anyhow::Context;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
-use vigil_hashdb::{Bank, BankAction, BankEntry, SignalType};
+use std::time::Duration;
+use vigil_banks::BankService;
+use vigil_hashdb::formats::{self, Format, ImportOptions};
+use vigil_hashdb::{Bank, BankAction, BankEntry, BankStatus, Change, HashDb, PdqHash, SignalType};
 use vigil_store::Store;
+use vigil_stream::{Producer, Topics};
 
-/// One line of a hash list that was not imported, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    pub line: usize,
-    pub reason: String,
+/// The bank service the CLI uses: publishes when a broker is configured.
+pub fn service(config: &Config, store: Store) -> anyhow::Result<BankService> {
+    let producer = match &config.kafka.bootstrap_servers {
+        Some(b) => Some(Producer::new(b, "vigil-cli", Duration::from_secs(10))?),
+        None => None,
+    };
+    Ok(BankService {
+        store,
+        producer,
+        topic: Topics::with_prefix(&config.kafka.topic_prefix).hashdb,
+        local: None,
+    })
 }
 
-/// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    pub read: usize,
-    pub imported: u64,
-    pub unchanged: usize,
-    pub rejected: Vec<Rejected>,
-}
-
-/// A stable entry id for a signal in a bank, so re-importing the same list
-/// is idempotent.
-pub fn entry_id(signal_type: SignalType, signal: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let d = Sha256::digest(format!("{}:{}", signal_type.as_str(), signal).as_bytes());
-    format!("{}-{}", signal_type.as_str(), &hex::encode(d)[..16])
-}
-
-/// Parse the plain hash-list format: one `<signal_type> <hex>` per line,
-/// `#` comments and blank lines ignored.
-pub fn parse_hash_list(text: &str, bank: &str) -> (Vec<BankEntry>, Vec<Rejected>) {
-    let mut entries = Vec::new();
-    let mut rejected = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim().trim_start_matches('\u{feff}');
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut parts = line.split_whitespace();
-        let (Some(kind), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
-            rejected.push(Rejected {
-                line: i + 1,
-                reason: "expected `<signal_type> <hex>`".into(),
-            });
-            continue;
-        };
-        let signal_type: SignalType = match kind.parse() {
-            Ok(t) => t,
-            Err(e) => {
-                rejected.push(Rejected {
-                    line: i + 1,
-                    reason: e.to_string(),
-                });
-                continue;
-            }
-        };
-        let value = value.to_ascii_lowercase();
-        let want = match signal_type {
-            SignalType::Pdq => 64,
-            SignalType::Md5 => 32,
-            SignalType::Sha256 => 64,
-        };
-        if value.len() != want || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-            rejected.push(Rejected {
-                line: i + 1,
-                reason: format!("{signal_type} needs {want} hex digits"),
-            });
-            continue;
-        }
-        entries.push(BankEntry::new(bank, &entry_id(signal_type, &value), signal_type, &value));
-    }
-    (entries, rejected)
-}
-
-/// Create or update a bank.
+/// Create a bank, or update the action and labels of an existing one.
 pub async fn create_bank(store: &Store, name: &str, action: BankAction, labels: &[String]) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-        "bank names are 1 to 64 characters of A-Z, a-z, 0-9, '-' or '_'"
-    );
     let mut bank = store
         .banks()
         .await?
@@ -90,25 +39,131 @@ pub async fn create_bank(store: &Store, name: &str, action: BankAction, labels: 
         .unwrap_or_else(|| Bank::new(name, action));
     bank.action = action;
     bank.labels = labels.to_vec();
-    store.upsert_bank(&bank).await?;
+    let svc = BankService {
+        store: store.clone(),
+        producer: None,
+        topic: String::new(),
+        local: None,
+    };
+    svc.put_bank(bank).await?;
     Ok(())
 }
 
-/// Import a hash-list file into an existing bank.
-pub async fn import_file(store: &Store, path: &Path, bank: &str) -> anyhow::Result<ImportReport> {
-    anyhow::ensure!(
-        store.banks().await?.iter().any(|b| b.name == bank),
-        "no bank named {bank:?}; create it first with `vigil bank create`"
+/// Entries for `hashes` (lowercase hex) in `bank`, with stable ids.
+pub fn pdq_entries(bank: &str, hashes: &[String]) -> Vec<BankEntry> {
+    hashes
+        .iter()
+        .map(|h| BankEntry::derived(bank, SignalType::Pdq, h))
+        .collect()
+}
+
+/// Stream `file` in `format` into `bank`, printing progress on a terminal
+/// and every rejected record with its position and reason.
+pub async fn import(svc: &BankService, file: &Path, format: Format, opts: ImportOptions) -> anyhow::Result<()> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let tty = std::io::stderr().is_terminal();
+    let report = svc
+        .import(format, std::io::BufReader::new(f), opts.clone(), |n| {
+            if tty {
+                eprint!("\rimported {n} records");
+            }
+        })
+        .await?;
+    if tty {
+        eprintln!();
+    }
+    for r in &report.rejected {
+        eprintln!("{}:{}: rejected: {}", file.display(), r.position, r.reason);
+    }
+    if (report.rejected.len() as u64) < report.summary.rejected {
+        eprintln!("… {} more rejections not listed", report.summary.rejected - report.rejected.len() as u64);
+    }
+    let s = &report.summary;
+    println!(
+        "import bank={} format={} read={} upserts={} deletes={} changed={} rejected={} skipped={} cursor={}",
+        opts.bank,
+        format.as_str(),
+        s.read,
+        s.upserts,
+        s.deletes,
+        report.changed,
+        s.rejected,
+        s.skipped,
+        s.cursor
     );
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let (entries, rejected) = parse_hash_list(&text, bank);
-    let imported = store.upsert_entries(&entries).await?;
-    Ok(ImportReport {
-        read: entries.len() + rejected.len(),
-        imported,
-        unchanged: entries.len() - imported as usize,
-        rejected,
-    })
+    if let Some(next) = &s.next_page {
+        println!("next_page={next}");
+    }
+    if let Some(cp) = &s.checkpoint {
+        println!("checkpoint={cp}");
+    }
+    Ok(())
+}
+
+/// Write a bank's live entries to `out` in `format`.
+pub async fn export(store: &Store, bank: &str, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
+    let (db, _) = store.load_hashdb().await?;
+    anyhow::ensure!(db.bank(bank).is_some(), "no bank named {bank:?}");
+    let entries = db.entries_of(bank);
+    match format {
+        Format::HashList => formats::hashlist::export(bank, &entries, out)?,
+        Format::TeCsv => formats::csv::export(&entries, out)?,
+        Format::TeJson => formats::te_json::export(&entries, out)?,
+        Format::Tcap => formats::tcap::export_page(&entries, None, None, out)?,
+    }
+    Ok(())
+}
+
+/// Add one entry.
+pub async fn add(svc: &BankService, bank: &str, signal_type: SignalType, signal: &str) -> anyhow::Result<String> {
+    svc.bank(bank).await?;
+    let signal = signal.trim().to_ascii_lowercase();
+    vigil_hashdb::bank::parse_signal(signal_type, &signal).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let entry = BankEntry::derived(bank, signal_type, &signal);
+    let id = entry.entry_id.clone();
+    svc.apply(vec![Change::UpsertEntry { entry }]).await?;
+    Ok(id)
+}
+
+/// Set a bank's status.
+pub async fn set_status(svc: &BankService, bank: &str, status: BankStatus) -> anyhow::Result<()> {
+    let mut b = svc.bank(bank).await?;
+    b.status = status;
+    svc.put_bank(b).await?;
+    Ok(())
+}
+
+/// `vigil match`: one `pdq <hex>` per input line; one TSV row
+/// `query\tbank\tentry_id\tdistance` per hit. Returns (queries, hits).
+pub fn match_lines(
+    db: &HashDb,
+    input: impl BufRead,
+    bank: Option<&str>,
+    max_distance: u32,
+    out: &mut impl Write,
+) -> anyhow::Result<(u64, u64)> {
+    let (mut queries, mut hits) = (0u64, 0u64);
+    for (i, line) in input.lines().enumerate() {
+        let line = line?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let hex = match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["pdq", h] | [h] => h,
+            _ => anyhow::bail!("line {}: expected `pdq <hex>`", i + 1),
+        };
+        let q = PdqHash::from_hex(hex).with_context(|| format!("line {}", i + 1))?;
+        queries += 1;
+        for (d, e) in db.pdq_within(&q, max_distance) {
+            if bank.is_some_and(|b| b != e.bank) {
+                continue;
+            }
+            hits += 1;
+            writeln!(out, "{}\t{}\t{}\t{}", q.to_hex(), e.bank, e.entry_id, d)?;
+        }
+    }
+    Ok((queries, hits))
 }
 
 #[cfg(test)]
@@ -116,14 +171,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_and_rejects_with_line_numbers() {
-        let text = "# demo\n\u{feff}pdq F8F8F0CCE0F4E84D0E370A22028F67F0B36E2ED596623E1D33E6339C4E9C9B22\nmd5 d41d8cd98f00b204e9800998ecf8427e\r\nmd5 xyz\nfoo 00\npdq 00 extra\n\n";
-        let (ok, bad) = parse_hash_list(text, "b");
-        assert_eq!(ok.len(), 2);
-        assert_eq!(ok[0].signal_type, SignalType::Pdq);
-        assert!(ok[0].signal.starts_with("f8f8"));
-        assert_eq!(bad.iter().map(|r| r.line).collect::<Vec<_>>(), vec![4, 5, 6]);
-        assert_eq!(entry_id(SignalType::Md5, "a"), entry_id(SignalType::Md5, "a"));
-        assert_ne!(entry_id(SignalType::Md5, "a"), entry_id(SignalType::Sha256, "a"));
+    fn match_prints_one_row_per_hit() {
+        let mut db = HashDb::new();
+        db.upsert_bank(Bank::new("a", BankAction::Takedown));
+        db.upsert_bank(Bank::new("b", BankAction::Takedown));
+        let h = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22";
+        db.upsert_entry(BankEntry::derived("a", SignalType::Pdq, h)).unwrap();
+        db.upsert_entry(BankEntry::derived("b", SignalType::Pdq, h)).unwrap();
+        let near = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b23";
+        let input = format!("# queries\npdq {near}\n{h}\n\n");
+        let mut out = Vec::new();
+        let (q, n) = match_lines(&db, input.as_bytes(), None, 31, &mut out).unwrap();
+        assert_eq!((q, n), (2, 4));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().next().unwrap().ends_with("\t1"));
+        let mut out = Vec::new();
+        assert_eq!(match_lines(&db, input.as_bytes(), Some("b"), 0, &mut out).unwrap(), (2, 1));
+        assert!(match_lines(&db, "pdq zz\n".as_bytes(), None, 31, &mut Vec::new()).is_err());
     }
 }

@@ -164,10 +164,7 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
     let base = format!("http://{}", app.http_addr);
     let (samples, bank_hashes) = dataset();
     banks::create_bank(&app.store, DEMO_BANK, BankAction::Takedown, &["fictional-emblem".into(), "demo".into()]).await?;
-    let list: String = bank_hashes.iter().map(|h| format!("pdq {h}\n")).collect();
-    let (entries, rejected) = banks::parse_hash_list(&list, DEMO_BANK);
-    anyhow::ensure!(rejected.is_empty(), "demo bank hashes are malformed");
-    app.store.upsert_entries(&entries).await?;
+    app.store.upsert_entries(&banks::pdq_entries(DEMO_BANK, &bank_hashes)).await?;
     app.reload_hashdb().await?;
 
     let client = reqwest::Client::new();

@@ -5,7 +5,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use vigil::{App, Config, Roles};
-use vigil_hashdb::BankAction;
+use vigil_hashdb::formats::{Format, ImportOptions};
+use vigil_hashdb::{BankAction, BankStatus, SignalType};
 
 #[derive(Parser)]
 #[command(name = "vigil", version, about = "Find and act on known terrorist and violent-extremist media, and measure how often that goes wrong.")]
@@ -43,6 +44,17 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Match PDQ hashes (`pdq <hex>` per line) against the banks: one `query\tbank\tentry_id\tdistance` row per hit.
+    Match {
+        file: PathBuf,
+        #[arg(long)]
+        bank: Option<String>,
+        #[arg(long, default_value_t = 31)]
+        max_distance: u32,
+        /// Output format (tsv).
+        #[arg(long, default_value = "tsv")]
+        format: String,
+    },
     /// Generate synthetic media, send it through a fresh embedded Vigil and print the verdicts.
     Demo {
         /// Keep serving after the table is printed, until Ctrl-C.
@@ -70,12 +82,49 @@ enum BankCommand {
         #[arg(long = "label")]
         labels: Vec<String>,
     },
-    /// Import a hash list (`pdq <hex>`, `md5 <hex>`, `sha256 <hex>` per line) into a bank.
+    /// Stream an exchange file into a bank (idempotent; resumable with --resume-after).
     Import {
         file: PathBuf,
         #[arg(long)]
         bank: String,
+        /// hashlist (`pdq <hex>` lines), te-csv, te-json or tcap.
+        #[arg(long, default_value = "hashlist")]
+        format: String,
+        /// Skip records up to this position (the cursor a previous run printed).
+        #[arg(long, default_value_t = 0)]
+        resume_after: u64,
+        /// Reject PDQ records whose quality is below this.
+        #[arg(long)]
+        quality_floor: Option<u8>,
+        /// Labels added to every imported entry (repeatable).
+        #[arg(long = "label")]
+        labels: Vec<String>,
     },
+    /// Write a bank's entries to stdout.
+    Export {
+        #[arg(long)]
+        bank: String,
+        /// hashlist, te-csv, te-json or tcap.
+        #[arg(long, default_value = "hashlist")]
+        format: String,
+    },
+    /// Add one hash to a bank.
+    Add {
+        #[arg(long)]
+        bank: String,
+        /// pdq, md5 or sha256.
+        #[arg(long, default_value = "pdq")]
+        signal_type: String,
+        signal: String,
+    },
+    /// Tombstone an entry.
+    Remove {
+        #[arg(long)]
+        bank: String,
+        entry_id: String,
+    },
+    /// Set a bank's status: active, disabled or quarantined.
+    Status { name: String, status: String },
     /// List banks with their entry counts.
     List,
 }
@@ -104,6 +153,21 @@ async fn main() -> anyhow::Result<()> {
         Command::Worker => role(&config, Roles { hook: false, workers: true, review: false }).await,
         Command::Review => role(&config, Roles { hook: false, workers: false, review: true }).await,
         Command::Bank { command } => bank(&config, command).await,
+        Command::Match {
+            file,
+            bank,
+            max_distance,
+            format,
+        } => {
+            anyhow::ensure!(format == "tsv", "only --format tsv is supported");
+            let store = open_store(&config).await?;
+            let (db, _) = store.load_hashdb().await?;
+            let input = std::io::BufReader::new(std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?);
+            let mut out = std::io::stdout().lock();
+            let (q, n) = vigil::banks::match_lines(&db, input, bank.as_deref(), max_distance.min(63), &mut out)?;
+            eprintln!("match queries={q} hits={n}");
+            Ok(())
+        }
         Command::Hash { files } => hash(&files, &config),
         Command::Demo { keep_running } => {
             let report = vigil::demo::run(&config, keep_running).await?;
@@ -140,18 +204,54 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
             vigil::banks::create_bank(&store, &name, action, &labels).await?;
             println!("bank {name} saved");
         }
-        BankCommand::Import { file, bank } => {
-            let r = vigil::banks::import_file(&store, &file, &bank).await?;
-            for rej in &r.rejected {
-                eprintln!("{}:{}: rejected: {}", file.display(), rej.line, rej.reason);
-            }
-            println!(
-                "import bank={bank} read={} imported={} unchanged={} rejected={}",
-                r.read,
-                r.imported,
-                r.unchanged,
-                r.rejected.len()
-            );
+        BankCommand::Import {
+            file,
+            bank,
+            format,
+            resume_after,
+            quality_floor,
+            labels,
+        } => {
+            let format: Format = format.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let mut opts = ImportOptions::new(&bank);
+            opts.resume_after = resume_after;
+            opts.pdq_quality_floor = quality_floor;
+            opts.labels = labels;
+            let svc = vigil::banks::service(config, store)?;
+            vigil::banks::import(&svc, &file, format, opts).await?;
+        }
+        BankCommand::Export { bank, format } => {
+            let format: Format = format.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let mut out = std::io::stdout().lock();
+            vigil::banks::export(&store, &bank, format, &mut out).await?;
+        }
+        BankCommand::Add { bank, signal_type, signal } => {
+            let t: SignalType = signal_type.parse()?;
+            let svc = vigil::banks::service(config, store)?;
+            let id = vigil::banks::add(&svc, &bank, t, &signal).await?;
+            println!("added bank={bank} entry_id={id}");
+        }
+        BankCommand::Remove { bank, entry_id } => {
+            let svc = vigil::banks::service(config, store)?;
+            let n = svc
+                .apply(vec![vigil_hashdb::Change::DeleteEntry {
+                    bank: bank.clone(),
+                    entry_id: entry_id.clone(),
+                }])
+                .await?;
+            anyhow::ensure!(n > 0, "bank {bank} has no live entry {entry_id}");
+            println!("removed bank={bank} entry_id={entry_id}");
+        }
+        BankCommand::Status { name, status } => {
+            let status = match status.as_str() {
+                "active" => BankStatus::Active,
+                "disabled" => BankStatus::Disabled,
+                "quarantined" => BankStatus::Quarantined,
+                other => anyhow::bail!("unknown status {other:?} (active, disabled, quarantined)"),
+            };
+            let svc = vigil::banks::service(config, store)?;
+            vigil::banks::set_status(&svc, &name, status).await?;
+            println!("bank {name} status={status:?}");
         }
         BankCommand::List => {
             let counts = store.entry_counts().await?;
