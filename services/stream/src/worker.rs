@@ -137,6 +137,11 @@ impl Worker {
             Ok(()) => {}
             // Nothing stored since the last commit.
             Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            // Another member left at the same time: its partitions move and
+            // whoever gets them resumes from the last commit.
+            Err(e @ rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::RebalanceInProgress)) => {
+                tracing::info!(error = %e, "final offset commit skipped during a rebalance; the last records will be redelivered")
+            }
             Err(e) => tracing::warn!(error = %e, "final offset commit failed; records will be redelivered"),
         }
         Ok(())

@@ -160,7 +160,12 @@ pub async fn wait_for_verdict(client: &reqwest::Client, base: &str, id: &str, ti
 
 /// Run the demo against a fresh embedded Vigil on `config`.
 pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoReport> {
-    let app = App::start(config, Roles::ALL).await?;
+    let mut config = config.clone();
+    if !keep_running {
+        // A one-shot demo must not collide with a server already running.
+        config.http.listen = "127.0.0.1:0".into();
+    }
+    let app = App::start(&config, Roles::ALL).await?;
     let base = format!("http://{}", app.http_addr);
     let (samples, bank_hashes) = dataset();
     banks::create_bank(&app.store, DEMO_BANK, BankAction::Takedown, &["fictional-emblem".into(), "demo".into()]).await?;
