@@ -489,3 +489,155 @@ async fn sign_in_is_rate_limited_per_account() {
     );
     t.app.shutdown().await.unwrap();
 }
+
+/// Not a check: seeds a realistic queue and keeps the UI up so it can be
+/// screenshotted (`VIGIL_SCREENSHOT_DIR=/tmp/shots cargo test -p vigil --test
+/// review_ui -- --ignored`). Writes `base`, `alice.cookie` and `lena.cookie`
+/// there and serves until `stop` appears in the folder (or 10 minutes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn serve_for_screenshots() {
+    let out = std::path::PathBuf::from(
+        std::env::var("VIGIL_SCREENSHOT_DIR").unwrap_or_else(|_| "/tmp/vigil-shots".into()),
+    );
+    std::fs::create_dir_all(&out).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let roles = Roles {
+        hook: false,
+        workers: false,
+        review: true,
+    };
+    let t = spawn_app_with(config, roles, dir).await;
+    for (name, role) in [
+        ("alice", Role::Reviewer),
+        ("bob", Role::Reviewer),
+        ("lena", Role::Lead),
+    ] {
+        vigil_review::add_user(&t.app.store, name, role, PASSWORD)
+            .await
+            .unwrap();
+    }
+    for (i, p) in [0.92, 0.81, 0.64, 0.55, 0.41, 0.33, 0.2].iter().enumerate() {
+        seed(&t, &format!("0194c1d2-7a3b-7c1e-9f{i:02}-5e1a2b3c4d5e"), *p).await;
+    }
+    let c = no_redirects();
+    let alice = sign_in(&c, &t.base, "alice", PASSWORD).await.unwrap();
+    let lena = sign_in(&c, &t.base, "lena", PASSWORD).await.unwrap();
+    // Bob decides two, one of which is appealed, so there is history.
+    let bob = bearer(&c, &t.base, "bob").await;
+    for (decision, reason, note) in [
+        (
+            "overturn",
+            "false_match",
+            "Different flag; only the colours are similar.",
+        ),
+        (
+            "uphold",
+            "glorification",
+            "Caption praises the attacker by name.",
+        ),
+    ] {
+        let claim: serde_json::Value = c
+            .post(format!("{}/api/review/claim", t.base))
+            .bearer_auth(&bob)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (u, pv) = (
+            claim["upload_id"].as_str().unwrap(),
+            claim["policy_version"].as_str().unwrap(),
+        );
+        c.post(format!("{}/api/review/items/{u}/{pv}/decision", t.base))
+            .bearer_auth(&bob)
+            .json(&serde_json::json!({"round": 0, "decision": decision, "reason": reason, "note": note}))
+            .send()
+            .await
+            .unwrap();
+        if decision == "uphold" {
+            c.post(format!("{}/v1/appeals", t.base))
+                .bearer_auth(&bob)
+                .json(&serde_json::json!({"upload_id": u, "statement": "I am a journalist; this is footage from our report on the attack."}))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    // One emblem case with a classifier score, claimed by Alice.
+    let id = "0194c1d2-7a3b-7c1e-9fff-emblem000001";
+    let img = vigil_models::synth::emblem_image(5, 384);
+    let url = t.app.media.put(id, &png(&img)).await.unwrap();
+    let upload_id = UploadId::parse(id).unwrap();
+    t.app
+        .store
+        .record_upload(&UploadMsg {
+            v: MESSAGE_VERSION,
+            upload_id: upload_id.clone(),
+            media_url: url,
+            content_type: Some("image/png".into()),
+            platform_context: vigil_pipeline::PlatformContext {
+                surface: "news".into(),
+                reach: Some(48_000),
+                language: Some("ar".into()),
+                account_age_days: Some(912),
+            },
+            received_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let v = Verdict {
+        v: MESSAGE_VERSION,
+        upload_id: upload_id.clone(),
+        policy_version: "builtin-1".into(),
+        action: Action::Review,
+        signals: vec![],
+        matches: vec![Match {
+            bank: "tve-demo".into(),
+            entry_id: "gifct-0042".into(),
+            signal_type: SignalType::Pdq,
+            distance: 27,
+            labels: vec!["gifct:glorification".into(), "source:hash-sharing".into()],
+        }],
+        classifier: Some(vigil_models::ClassifierOutput {
+            model: "emblem".into(),
+            version: "v1".into(),
+            score: 0.87,
+        }),
+        reasons: vec![
+            "pdq match in bank tve-demo (entry gifct-0042) at distance 27: above auto threshold 20, within review threshold 31".into(),
+            "classifier emblem v1 score 0.870 above review_above 0.60 (auto action off)".into(),
+            "trusted surface news: routed to review, never automated takedown".into(),
+        ],
+        statement_of_reasons: None,
+        decode_error: None,
+        decided_at: Utc::now(),
+    };
+    let item = ReviewItem {
+        v: MESSAGE_VERSION,
+        upload_id,
+        policy_version: "builtin-1".into(),
+        queue_reason: "trusted_surface".into(),
+        priority: 1.4,
+        created_at: Utc::now() - chrono::Duration::minutes(47),
+    };
+    t.app.store.write_verdict(&v, Some(&item)).await.unwrap();
+    let csrf = csrf_of(&page(&c, &format!("{}/review/", t.base), &alice).await.1);
+    c.post(format!("{}/review/claim", t.base))
+        .header("cookie", &alice)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    std::fs::write(out.join("base"), &t.base).unwrap();
+    std::fs::write(out.join("alice.cookie"), &alice).unwrap();
+    std::fs::write(out.join("lena.cookie"), &lena).unwrap();
+    std::fs::write(out.join("case"), format!("/review/case/{id}/builtin-1")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    while !out.join("stop").exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    t.app.shutdown().await.unwrap();
+}
