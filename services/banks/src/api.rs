@@ -10,7 +10,9 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::{Arc, RwLock};
-use vigil_hashdb::{Bank, BankAction, BankEntry, BankStats, BankStatus, Change, HashDb, PdqHash, SignalType};
+use vigil_hashdb::{
+    Bank, BankAction, BankEntry, BankStats, BankStatus, Change, HashDb, PdqHash, SignalType,
+};
 
 #[derive(Clone)]
 struct ApiState {
@@ -32,19 +34,32 @@ pub fn router(service: BankService, db: Arc<RwLock<HashDb>>) -> Router {
 
 fn problem(status: StatusCode, kind: &str, detail: String) -> Response {
     let body = json!({"type": format!("urn:vigil:problem:{kind}"), "title": kind, "status": status.as_u16(), "detail": detail});
-    (status, [("content-type", "application/problem+json")], body.to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 impl IntoResponse for BankError {
     fn into_response(self) -> Response {
         match &self {
-            BankError::NoSuchBank(_) => problem(StatusCode::NOT_FOUND, "no_such_bank", self.to_string()),
-            BankError::Invalid(_) | BankError::Import(_) => {
-                problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid_bank_change", self.to_string())
+            BankError::NoSuchBank(_) => {
+                problem(StatusCode::NOT_FOUND, "no_such_bank", self.to_string())
             }
+            BankError::Invalid(_) | BankError::Import(_) => problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_bank_change",
+                self.to_string(),
+            ),
             BankError::Store(_) | BankError::Publish(_) => {
                 tracing::error!(error = %self, "bank change failed");
-                problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the bank store or broker is unavailable; retry".into())
+                problem(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the bank store or broker is unavailable; retry".into(),
+                )
             }
         }
     }
@@ -70,9 +85,15 @@ async fn list_banks(State(s): State<ApiState>) -> Result<Json<serde_json::Value>
     Ok(Json(json!({ "banks": views })))
 }
 
-async fn get_bank(State(s): State<ApiState>, Path(name): Path<String>) -> Result<Json<BankView>, BankError> {
+async fn get_bank(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<BankView>, BankError> {
     let bank = s.service.bank(&name).await?;
-    let stats = s.db.read().unwrap_or_else(|p| p.into_inner()).bank_stats(&name);
+    let stats =
+        s.db.read()
+            .unwrap_or_else(|p| p.into_inner())
+            .bank_stats(&name);
     Ok(Json(BankView { bank, stats }))
 }
 
@@ -89,9 +110,16 @@ struct NewBank {
     pdq_threshold: Option<u32>,
 }
 
-async fn create_bank(State(s): State<ApiState>, Json(nb): Json<NewBank>) -> Result<Response, BankError> {
+async fn create_bank(
+    State(s): State<ApiState>,
+    Json(nb): Json<NewBank>,
+) -> Result<Response, BankError> {
     if s.service.bank(&nb.name).await.is_ok() {
-        return Ok(problem(StatusCode::CONFLICT, "bank_exists", format!("bank {:?} exists; PATCH it", nb.name)));
+        return Ok(problem(
+            StatusCode::CONFLICT,
+            "bank_exists",
+            format!("bank {:?} exists; PATCH it", nb.name),
+        ));
     }
     let mut bank = Bank::new(&nb.name, nb.action);
     bank.labels = nb.labels;
@@ -164,18 +192,32 @@ async fn add_entry(
     entry.note = ne.note;
     let id = entry.entry_id.clone();
     s.service.apply(vec![Change::UpsertEntry { entry }]).await?;
-    Ok((StatusCode::CREATED, Json(json!({"bank": name, "entry_id": id}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"bank": name, "entry_id": id})),
+    )
+        .into_response())
 }
 
 async fn remove_entry(
     State(s): State<ApiState>,
     Path((name, entry_id)): Path<(String, String)>,
 ) -> Result<Response, BankError> {
-    let changed = s.service.apply(vec![Change::DeleteEntry { bank: name, entry_id }]).await?;
+    let changed = s
+        .service
+        .apply(vec![Change::DeleteEntry {
+            bank: name,
+            entry_id,
+        }])
+        .await?;
     Ok(if changed > 0 {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        problem(StatusCode::NOT_FOUND, "no_such_entry", "no live entry has this id".into())
+        problem(
+            StatusCode::NOT_FOUND,
+            "no_such_entry",
+            "no live entry has this id".into(),
+        )
     })
 }
 
@@ -197,7 +239,11 @@ struct Hit<'a> {
 
 async fn lookup(State(s): State<ApiState>, Query(q): Query<LookupQuery>) -> Response {
     let Ok(hash) = PdqHash::from_hex(&q.pdq) else {
-        return problem(StatusCode::BAD_REQUEST, "bad_hash", "pdq must be 64 hex digits".into());
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "bad_hash",
+            "pdq must be 64 hex digits".into(),
+        );
     };
     let radius = q.max_distance.unwrap_or(31).min(63);
     let db = s.db.read().unwrap_or_else(|p| p.into_inner());

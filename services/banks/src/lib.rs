@@ -132,7 +132,9 @@ impl BankService {
                     ImportEvent::Record(r) => changes.push(r.op.into_change()),
                     // Every rejection is counted in the summary; the first
                     // ones are kept with their reasons for the report.
-                    ImportEvent::Rejected(r) if report.rejected.len() < MAX_KEPT_REJECTIONS => report.rejected.push(r),
+                    ImportEvent::Rejected(r) if report.rejected.len() < MAX_KEPT_REJECTIONS => {
+                        report.rejected.push(r)
+                    }
                     ImportEvent::Rejected(_) => {}
                 }
             }

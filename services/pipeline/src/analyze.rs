@@ -20,8 +20,8 @@ use std::time::Instant;
 use vigil_decode::video::{VideoError, VideoLimits, VideoOptions};
 use vigil_decode::{DecodeError, Limits};
 use vigil_hashdb::{BankAction, BankStatus, HashDb, SignalType, Signals};
-use vigil_vpdq::{VideoIndex, VpdqFeature, VpdqHasher};
 use vigil_models::{Classifier, ClassifierOutput, ModelError};
+use vigil_vpdq::{VideoIndex, VpdqFeature, VpdqHasher};
 
 /// The hash database shared by all workers of a process; writers (bank
 /// updates) take the write lock briefly.
@@ -102,7 +102,10 @@ impl Analyzer {
     }
 
     fn lookup(&self, query: &Signals) -> Vec<MatchEvidence> {
-        let db = self.hashdb.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let db = self
+            .hashdb
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         db.lookup_detailed(query)
             .into_iter()
             .map(|d| MatchEvidence {
@@ -113,7 +116,10 @@ impl Analyzer {
                 suppress_reason: (d.suppresses_automation
                     && d.bank_action != vigil_hashdb::BankAction::Allow
                     && d.bank_status == vigil_hashdb::BankStatus::Active)
-                    .then(|| d.reason.unwrap_or_else(|| "entry is disputed or quarantined".into())),
+                    .then(|| {
+                        d.reason
+                            .unwrap_or_else(|| "entry is disputed or quarantined".into())
+                    }),
                 m: d.m,
             })
             .collect::<Vec<_>>()
@@ -127,12 +133,24 @@ impl Analyzer {
         md5: [u8; 16],
         sha256: [u8; 32],
     ) -> Analysis {
-        let exact = timed("match", || self.lookup(&Signals { md5, sha256, pdq: None }));
+        let exact = timed("match", || {
+            self.lookup(&Signals {
+                md5,
+                sha256,
+                pdq: None,
+            })
+        });
         let mut hasher = VpdqHasher::new();
         let decoded = timed("decode_video", || {
             vigil_decode::video::decode_video(bytes, &video.limits, &video.options, |f| {
                 // The decoder delivers exactly width * height * 3 bytes.
-                let _ = hasher.push(f.frame_number, f.timestamp, f.width as usize, f.height as usize, f.rgb);
+                let _ = hasher.push(
+                    f.frame_number,
+                    f.timestamp,
+                    f.width as usize,
+                    f.height as usize,
+                    f.rgb,
+                );
             })
         });
         let features = hasher.finish();
@@ -165,7 +183,11 @@ impl Analyzer {
         }
     }
 
-    fn match_video(&self, features: &[VpdqFeature], video: &VideoSupport) -> Vec<VideoMatchEvidence> {
+    fn match_video(
+        &self,
+        features: &[VpdqFeature],
+        video: &VideoSupport,
+    ) -> Vec<VideoMatchEvidence> {
         let index = video.index.read().unwrap_or_else(|p| p.into_inner());
         let cfg = *index.config();
         let hits = index.matches(features);
@@ -279,19 +301,21 @@ fn video_to_decode_error(e: &VideoError) -> DecodeError {
             height: *height,
         },
         VideoError::UnsupportedFormat => DecodeError::UnsupportedFormat,
-        VideoError::TooLong { .. } | VideoError::TooManyFrames { .. } | VideoError::Timeout { .. } => {
-            DecodeError::LimitExceeded {
-                format: "video",
-                detail: e.to_string(),
-            }
-        }
+        VideoError::TooLong { .. }
+        | VideoError::TooManyFrames { .. }
+        | VideoError::Timeout { .. } => DecodeError::LimitExceeded {
+            format: "video",
+            detail: e.to_string(),
+        },
         VideoError::Corrupt { .. } | VideoError::NoVideoStream => DecodeError::Corrupt {
             format: "video",
             detail: e.to_string(),
         },
-        VideoError::DecoderUnavailable { .. } | VideoError::Io(_) => DecodeError::UnsupportedFeature {
-            format: "video",
-            detail: e.to_string(),
-        },
+        VideoError::DecoderUnavailable { .. } | VideoError::Io(_) => {
+            DecodeError::UnsupportedFeature {
+                format: "video",
+                detail: e.to_string(),
+            }
+        }
     }
 }

@@ -4,7 +4,9 @@
 //! the same verdict, which is what lets a verdict be explained, replayed
 //! under a shadow policy, and audited.
 
-use crate::messages::{Action, PlatformContext, ReviewItem, SignalValue, UploadId, Verdict, MESSAGE_VERSION};
+use crate::messages::{
+    Action, PlatformContext, ReviewItem, SignalValue, UploadId, Verdict, MESSAGE_VERSION,
+};
 use crate::policy::{Policy, UndecodableAction};
 use chrono::{DateTime, Utc};
 use vigil_hashdb::{BankAction, BankStatus, Match, SignalType};
@@ -51,9 +53,7 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         }
     };
 
-    let low_quality = ev
-        .pdq_quality
-        .is_some_and(|q| q < policy.pdq_min_quality);
+    let low_quality = ev.pdq_quality.is_some_and(|q| q < policy.pdq_min_quality);
     if low_quality {
         reasons.push(format!(
             "pdq quality {} is below the policy minimum {}: perceptual matches ignored",
@@ -94,7 +94,10 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         if within_auto && can_auto {
             raise(Action::Takedown, &mut action);
             reasons.push(if exact {
-                format!("exact {} match in bank {} (entry {})", m.signal_type, m.bank, m.entry_id)
+                format!(
+                    "exact {} match in bank {} (entry {})",
+                    m.signal_type, m.bank, m.entry_id
+                )
             } else {
                 format!(
                     "pdq match in bank {} (entry {}) at distance {} <= auto threshold {}",
@@ -149,7 +152,9 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
     }
 
     if let Some(kind) = &ev.decode_error {
-        reasons.push(format!("media could not be decoded ({kind}): only exact hashes were matched"));
+        reasons.push(format!(
+            "media could not be decoded ({kind}): only exact hashes were matched"
+        ));
         if policy.undecodable == UndecodableAction::Review {
             raise(Action::Review, &mut action);
             queue_reason.get_or_insert("undecodable");
@@ -162,7 +167,11 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
             action = Action::Review;
             queue_reason = Some("allow_list");
             reasons.push("automated action suppressed by an allow-list match".into());
-        } else if policy.exempt_surfaces.iter().any(|s| s == &ev.context.surface) {
+        } else if policy
+            .exempt_surfaces
+            .iter()
+            .any(|s| s == &ev.context.surface)
+        {
             action = Action::Review;
             queue_reason = Some("exempt_surface");
             reasons.push(format!(
@@ -173,7 +182,10 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
     }
 
     if action == Action::None && reasons.is_empty() {
-        reasons.push("no signal matched any active bank and the classifier was below its review threshold".into());
+        reasons.push(
+            "no signal matched any active bank and the classifier was below its review threshold"
+                .into(),
+        );
     }
 
     let statement_of_reasons = (action.severity() >= Action::Takedown.severity()).then(|| {

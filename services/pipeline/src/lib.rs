@@ -9,7 +9,9 @@ pub mod messages;
 pub mod metrics;
 pub mod policy;
 
-pub use analyze::{Analysis, Analyzer, SharedHashDb, SharedVideoIndex, VideoAnalysis, VideoSupport};
+pub use analyze::{
+    Analysis, Analyzer, SharedHashDb, SharedVideoIndex, VideoAnalysis, VideoSupport,
+};
 pub use decide::{decide, decide_with_video, Evidence, MatchEvidence, VideoMatchEvidence};
 pub use messages::{
     Action, DlqRecord, PlatformContext, ReviewItem, SignalValue, UploadId, UploadMsg, Verdict,

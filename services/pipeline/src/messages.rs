@@ -25,7 +25,8 @@ impl UploadId {
     pub fn parse(s: &str) -> Result<UploadId, InvalidUploadId> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(UploadId(s.to_string()))
         } else {
@@ -206,13 +207,17 @@ mod tests {
         assert!(serde_json::from_str::<UploadMsg>(ok).is_ok());
         let extra = r#"{"v":1,"upload_id":"u1","media_url":"x","received_at":"2026-01-01T00:00:00Z","user":"alice"}"#;
         assert!(serde_json::from_str::<UploadMsg>(extra).is_err());
-        let bad_id = r#"{"v":1,"upload_id":"a b","media_url":"x","received_at":"2026-01-01T00:00:00Z"}"#;
+        let bad_id =
+            r#"{"v":1,"upload_id":"a b","media_url":"x","received_at":"2026-01-01T00:00:00Z"}"#;
         assert!(serde_json::from_str::<UploadMsg>(bad_id).is_err());
     }
 
     #[test]
     fn action_serialises_as_design_says() {
-        assert_eq!(serde_json::to_string(&Action::Takedown).unwrap(), "\"takedown\"");
+        assert_eq!(
+            serde_json::to_string(&Action::Takedown).unwrap(),
+            "\"takedown\""
+        );
         assert_eq!(
             serde_json::to_string(&Action::Restrict {
                 jurisdictions: vec!["DE".into()]

@@ -140,7 +140,9 @@ impl Policy {
         }
         let c = &self.classifier;
         if !(0.0..=1.0).contains(&c.review_above) {
-            return Err(PolicyError::Invalid("classifier.review_above must be in 0..=1".into()));
+            return Err(PolicyError::Invalid(
+                "classifier.review_above must be in 0..=1".into(),
+            ));
         }
         if let Some(a) = c.auto_above {
             if !(0.0..=1.0).contains(&a) || a < c.review_above {
@@ -150,7 +152,9 @@ impl Policy {
             }
         }
         if self.pdq_min_quality > 100 {
-            return Err(PolicyError::Invalid("pdq_min_quality must be 0..=100".into()));
+            return Err(PolicyError::Invalid(
+                "pdq_min_quality must be 0..=100".into(),
+            ));
         }
         Ok(())
     }
@@ -191,14 +195,25 @@ mod tests {
         assert!(Policy::from_toml(&format!("{base}\nsurprise = 1\n")).is_err());
         let swapped = base.replace("auto_threshold = 20", "auto_threshold = 40");
         assert_ne!(swapped, base);
-        assert!(matches!(Policy::from_toml(&swapped), Err(PolicyError::Invalid(_))));
+        assert!(matches!(
+            Policy::from_toml(&swapped),
+            Err(PolicyError::Invalid(_))
+        ));
     }
 
     #[test]
     fn per_bank_overrides() {
-        let text = format!("{DEFAULT_POLICY_TOML}\n[banks.strict]\nauto_threshold = 8\nreview_only = true\n");
+        let text = format!(
+            "{DEFAULT_POLICY_TOML}\n[banks.strict]\nauto_threshold = 8\nreview_only = true\n"
+        );
         let p = Policy::from_toml(&text).unwrap();
-        assert_eq!(p.pdq_thresholds("strict"), (8, p.pdq.review_threshold, true));
-        assert_eq!(p.pdq_thresholds("other"), (p.pdq.auto_threshold, p.pdq.review_threshold, false));
+        assert_eq!(
+            p.pdq_thresholds("strict"),
+            (8, p.pdq.review_threshold, true)
+        );
+        assert_eq!(
+            p.pdq_thresholds("other"),
+            (p.pdq.auto_threshold, p.pdq.review_threshold, false)
+        );
     }
 }

@@ -48,7 +48,12 @@ fn action_of(e: &Evidence, p: &Policy) -> Action {
 #[test]
 fn thresholds_split_takedown_review_none() {
     let p = Policy::builtin();
-    let m = |d| ev(vec![pdq_match("b", d, BankAction::Takedown, BankStatus::Active)], None);
+    let m = |d| {
+        ev(
+            vec![pdq_match("b", d, BankAction::Takedown, BankStatus::Active)],
+            None,
+        )
+    };
     assert_eq!(action_of(&m(0), &p), Action::Takedown);
     assert_eq!(action_of(&m(p.pdq.auto_threshold), &p), Action::Takedown);
     assert_eq!(action_of(&m(p.pdq.auto_threshold + 1), &p), Action::Review);
@@ -67,10 +72,16 @@ fn thresholds_split_takedown_review_none() {
 fn review_only_quarantined_disabled_and_allow_banks() {
     let p = Policy::builtin();
     let one = |a, s| ev(vec![pdq_match("b", 2, a, s)], None);
-    assert_eq!(action_of(&one(BankAction::ReviewOnly, BankStatus::Active), &p), Action::Review);
+    assert_eq!(
+        action_of(&one(BankAction::ReviewOnly, BankStatus::Active), &p),
+        Action::Review
+    );
     let (_, item) = decide(&one(BankAction::Takedown, BankStatus::Quarantined), &p);
     assert_eq!(item.unwrap().queue_reason, "quarantined_bank");
-    assert_eq!(action_of(&one(BankAction::Takedown, BankStatus::Disabled), &p), Action::None);
+    assert_eq!(
+        action_of(&one(BankAction::Takedown, BankStatus::Disabled), &p),
+        Action::None
+    );
     let both = ev(
         vec![
             pdq_match("bad", 1, BankAction::Takedown, BankStatus::Active),
@@ -97,12 +108,18 @@ fn disputed_entries_go_to_review_with_the_reason() {
 #[test]
 fn exempt_surfaces_and_low_quality() {
     let p = Policy::builtin();
-    let mut e = ev(vec![pdq_match("b", 1, BankAction::Takedown, BankStatus::Active)], None);
+    let mut e = ev(
+        vec![pdq_match("b", 1, BankAction::Takedown, BankStatus::Active)],
+        None,
+    );
     e.context.surface = "news".into();
     let (v, item) = decide(&e, &p);
     assert_eq!(v.action, Action::Review);
     assert_eq!(item.unwrap().queue_reason, "exempt_surface");
-    let mut e = ev(vec![pdq_match("b", 1, BankAction::Takedown, BankStatus::Active)], None);
+    let mut e = ev(
+        vec![pdq_match("b", 1, BankAction::Takedown, BankStatus::Active)],
+        None,
+    );
     e.pdq_quality = Some(20);
     assert_eq!(action_of(&e, &p), Action::None);
     // Exact matches ignore PDQ quality.
@@ -140,9 +157,20 @@ fn undecodable_media_policy() {
 #[test]
 fn decide_is_deterministic_and_priority_grows_with_strength_and_reach() {
     let p = Policy::builtin();
-    let e = ev(vec![pdq_match("b", 24, BankAction::Takedown, BankStatus::Active)], None);
+    let e = ev(
+        vec![pdq_match("b", 24, BankAction::Takedown, BankStatus::Active)],
+        None,
+    );
     assert_eq!(decide(&e, &p), decide(&e, &p));
-    let weak = decide(&ev(vec![pdq_match("b", 30, BankAction::Takedown, BankStatus::Active)], None), &p).1.unwrap();
+    let weak = decide(
+        &ev(
+            vec![pdq_match("b", 30, BankAction::Takedown, BankStatus::Active)],
+            None,
+        ),
+        &p,
+    )
+    .1
+    .unwrap();
     let strong = decide(&e, &p).1.unwrap();
     assert!(strong.priority > weak.priority);
     let mut wide = e.clone();

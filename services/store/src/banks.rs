@@ -93,7 +93,11 @@ async fn apply_one(tx: &mut Transaction<'_, Any>, c: &Change, t: &str) -> Result
     Ok(changed)
 }
 
-async fn upsert_bank(tx: &mut Transaction<'_, Any>, bank: &Bank, t: &str) -> Result<u64, StoreError> {
+async fn upsert_bank(
+    tx: &mut Transaction<'_, Any>,
+    bank: &Bank,
+    t: &str,
+) -> Result<u64, StoreError> {
     Ok(sqlx::query(
         "INSERT INTO banks (name, body, updated_at) VALUES ($1, $2, $3)
          ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at

@@ -123,7 +123,11 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, S
 impl Store {
     /// Connect, creating the SQLite file or the PostgreSQL `schema` as
     /// needed, and run migrations.
-    pub async fn connect(url: &str, max_connections: u32, schema: Option<&str>) -> Result<Store, StoreError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        schema: Option<&str>,
+    ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -144,8 +148,12 @@ impl Store {
             url.to_string()
         };
         if let (Backend::Postgres, Some(s)) = (backend, schema) {
-            let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await?;
-            pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str()).await?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await?;
+            pool.execute(format!("CREATE SCHEMA IF NOT EXISTS {s}").as_str())
+                .await?;
             pool.close().await;
         }
         let schema = schema.map(str::to_string);
@@ -163,7 +171,8 @@ impl Store {
                         }
                         Backend::Postgres => {
                             if let Some(s) = schema {
-                                conn.execute(format!("SET search_path TO {s}").as_str()).await?;
+                                conn.execute(format!("SET search_path TO {s}").as_str())
+                                    .await?;
                             }
                         }
                     }
@@ -210,7 +219,10 @@ impl Store {
 
     /// Drop a PostgreSQL schema and everything in it (test clean-up).
     pub async fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
-        if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             return Err(StoreError::BadSchema(schema.to_string()));
         }
         self.pool
@@ -295,7 +307,11 @@ impl Store {
     /// Durably write a verdict and its review item in one transaction.
     /// Idempotent on `(upload_id, policy_version)`: returns `false` when a
     /// verdict was already stored (a redelivered message).
-    pub async fn write_verdict(&self, v: &Verdict, review: Option<&ReviewItem>) -> Result<bool, StoreError> {
+    pub async fn write_verdict(
+        &self,
+        v: &Verdict,
+        review: Option<&ReviewItem>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO verdicts (upload_id, policy_version, action, body, decided_at) VALUES ($1, $2, $3, $4, $5)
@@ -336,22 +352,31 @@ impl Store {
     }
 
     /// The stored verdict for an upload under a policy version.
-    pub async fn verdict_for(&self, id: &UploadId, policy_version: &str) -> Result<Option<Verdict>, StoreError> {
-        let row = sqlx::query("SELECT body FROM verdicts WHERE upload_id = $1 AND policy_version = $2")
-            .bind(id.as_str())
-            .bind(policy_version)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| from_json(&r.try_get::<String, _>("body")?, "verdict")).transpose()
+    pub async fn verdict_for(
+        &self,
+        id: &UploadId,
+        policy_version: &str,
+    ) -> Result<Option<Verdict>, StoreError> {
+        let row =
+            sqlx::query("SELECT body FROM verdicts WHERE upload_id = $1 AND policy_version = $2")
+                .bind(id.as_str())
+                .bind(policy_version)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| from_json(&r.try_get::<String, _>("body")?, "verdict"))
+            .transpose()
     }
 
     /// The most recent verdict for an upload, under any policy version.
     pub async fn latest_verdict(&self, id: &UploadId) -> Result<Option<Verdict>, StoreError> {
-        let row = sqlx::query("SELECT body FROM verdicts WHERE upload_id = $1 ORDER BY decided_at DESC LIMIT 1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| from_json(&r.try_get::<String, _>("body")?, "verdict")).transpose()
+        let row = sqlx::query(
+            "SELECT body FROM verdicts WHERE upload_id = $1 ORDER BY decided_at DESC LIMIT 1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| from_json(&r.try_get::<String, _>("body")?, "verdict"))
+            .transpose()
     }
 
     /// Number of verdicts by action.
@@ -401,7 +426,8 @@ impl Store {
     // ---- banks ----
 
     pub async fn upsert_bank(&self, bank: &Bank) -> Result<(), StoreError> {
-        self.apply_changes(&[Change::UpsertBank { bank: bank.clone() }]).await?;
+        self.apply_changes(&[Change::UpsertBank { bank: bank.clone() }])
+            .await?;
         Ok(())
     }
 
@@ -426,7 +452,9 @@ impl Store {
     }
 
     pub async fn banks(&self) -> Result<Vec<Bank>, StoreError> {
-        let rows = sqlx::query("SELECT body FROM banks ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT body FROM banks ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| from_json(&r.try_get::<String, _>("body")?, "bank"))
             .collect()
@@ -444,7 +472,9 @@ impl Store {
                 let t: String = r.try_get("signal_type")?;
                 let t = t
                     .parse()
-                    .map_err(|e: vigil_hashdb::signal::UnknownSignalType| StoreError::Corrupt(e.to_string()))?;
+                    .map_err(|e: vigil_hashdb::signal::UnknownSignalType| {
+                        StoreError::Corrupt(e.to_string())
+                    })?;
                 Ok((r.try_get("bank")?, t, r.try_get("n")?))
             })
             .collect()

@@ -14,6 +14,6 @@ pub mod review;
 pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};
 pub use media::{MediaError, MediaStore};
 pub use review::{
-    AppealError, AppealFiled, AuditEntry, AuditQuery, Claim, DecideError, Decided, Decision, DecisionInput, DecisionRow,
-    QueueStats, ReviewCase, Role, SessionRow, UserRow, REASONS,
+    AppealError, AppealFiled, AuditEntry, AuditQuery, Claim, DecideError, Decided, Decision,
+    DecisionInput, DecisionRow, QueueStats, ReviewCase, Role, SessionRow, UserRow, REASONS,
 };

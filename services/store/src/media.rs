@@ -60,7 +60,11 @@ impl MediaStore {
     /// Store bytes under `key` (a validated upload id) and return the URL.
     /// Written to a temporary name and renamed, so readers never see half a file.
     pub async fn put(&self, key: &str, bytes: &[u8]) -> Result<String, MediaError> {
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if key.is_empty()
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(MediaError::BadUrl("invalid key".into()));
         }
         let dir = self.root.join("uploads");
@@ -82,7 +86,10 @@ impl MediaStore {
     pub fn resolve(&self, media_url: &str) -> Result<PathBuf, MediaError> {
         let url = Url::parse(media_url).map_err(|e| MediaError::BadUrl(e.to_string()))?;
         if url.scheme() != "file" {
-            return Err(MediaError::BadUrl(format!("unsupported scheme {:?}", url.scheme())));
+            return Err(MediaError::BadUrl(format!(
+                "unsupported scheme {:?}",
+                url.scheme()
+            )));
         }
         let path = url
             .to_file_path()
@@ -91,7 +98,10 @@ impl MediaStore {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 // Refuse traversal even for names that do not exist.
-                if path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                if path
+                    .components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
                     return Err(MediaError::OutsideStore);
                 }
                 return if path.starts_with(&self.root) {
@@ -156,13 +166,28 @@ mod tests {
         let store = MediaStore::open(dir.path()).unwrap();
         let url = store.put("abc", b"hello").await.unwrap();
         assert_eq!(store.get(&url, 100).await.unwrap(), b"hello");
-        assert!(matches!(store.get(&url, 2).await, Err(MediaError::TooLarge { .. })));
-        assert!(matches!(store.get("file:///etc/passwd", 1 << 20).await, Err(MediaError::OutsideStore)));
+        assert!(matches!(
+            store.get(&url, 2).await,
+            Err(MediaError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            store.get("file:///etc/passwd", 1 << 20).await,
+            Err(MediaError::OutsideStore)
+        ));
         let escape = format!("file://{}/uploads/../../x", store.root().display());
-        assert!(matches!(store.get(&escape, 100).await, Err(MediaError::OutsideStore)));
+        assert!(matches!(
+            store.get(&escape, 100).await,
+            Err(MediaError::OutsideStore)
+        ));
         let missing = format!("file://{}/uploads/nope", store.root().display());
-        assert!(matches!(store.get(&missing, 100).await, Err(MediaError::NotFound)));
-        assert!(matches!(store.get("http://example.com/x", 100).await, Err(MediaError::BadUrl(_))));
+        assert!(matches!(
+            store.get(&missing, 100).await,
+            Err(MediaError::NotFound)
+        ));
+        assert!(matches!(
+            store.get("http://example.com/x", 100).await,
+            Err(MediaError::BadUrl(_))
+        ));
         assert!(store.put("../x", b"").await.is_err());
     }
 }

@@ -8,7 +8,8 @@ use vigil_pipeline::{Action, ReviewItem, UploadId, UploadMsg, Verdict, MESSAGE_V
 use vigil_store::{Store, UploadStatus};
 
 fn pg_url() -> String {
-    std::env::var("VIGIL_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("VIGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 fn upload(id: &str) -> UploadMsg {
@@ -42,8 +43,14 @@ async fn exercise(store: &Store) {
     // Uploads: idempotent record, status moves forward only.
     let u = upload("u1");
     assert!(store.record_upload(&u).await.unwrap());
-    assert!(!store.record_upload(&u).await.unwrap(), "second record is a no-op");
-    store.set_upload_status(&u.upload_id, UploadStatus::Enqueued, None).await.unwrap();
+    assert!(
+        !store.record_upload(&u).await.unwrap(),
+        "second record is a no-op"
+    );
+    store
+        .set_upload_status(&u.upload_id, UploadStatus::Enqueued, None)
+        .await
+        .unwrap();
     let row = store.get_upload(&u.upload_id).await.unwrap().unwrap();
     assert_eq!(row.status, UploadStatus::Enqueued);
     assert_eq!(row.msg, u);
@@ -60,16 +67,48 @@ async fn exercise(store: &Store) {
         created_at: Utc::now(),
     };
     assert!(store.write_verdict(&v, Some(&item)).await.unwrap());
-    assert!(!store.write_verdict(&v, Some(&item)).await.unwrap(), "redelivery writes nothing");
+    assert!(
+        !store.write_verdict(&v, Some(&item)).await.unwrap(),
+        "redelivery writes nothing"
+    );
     assert_eq!(store.verdict_count_for(&v.upload_id).await.unwrap(), 1);
     assert_eq!(store.open_review_items(10).await.unwrap().len(), 1);
-    assert_eq!(store.verdict_for(&v.upload_id, "p1").await.unwrap().unwrap(), v);
-    assert_eq!(store.get_upload(&u.upload_id).await.unwrap().unwrap().status, UploadStatus::Decided);
+    assert_eq!(
+        store
+            .verdict_for(&v.upload_id, "p1")
+            .await
+            .unwrap()
+            .unwrap(),
+        v
+    );
+    assert_eq!(
+        store
+            .get_upload(&u.upload_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        UploadStatus::Decided
+    );
     assert!(store.undecided_uploads(10).await.unwrap().is_empty());
     // A decided upload never moves back.
-    store.set_upload_status(&u.upload_id, UploadStatus::Failed, Some("x")).await.unwrap();
-    assert_eq!(store.get_upload(&u.upload_id).await.unwrap().unwrap().status, UploadStatus::Decided);
-    assert_eq!(store.verdict_counts().await.unwrap().get("review"), Some(&1));
+    store
+        .set_upload_status(&u.upload_id, UploadStatus::Failed, Some("x"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_upload(&u.upload_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        UploadStatus::Decided
+    );
+    assert_eq!(
+        store.verdict_counts().await.unwrap().get("review"),
+        Some(&1)
+    );
 
     // Banks: idempotent entries, tombstones, load into the hash database.
     let mut bank = Bank::new("b1", BankAction::Takedown);
@@ -79,16 +118,29 @@ async fn exercise(store: &Store) {
     let pdq = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22";
     let entries = vec![
         BankEntry::new("b1", "e1", SignalType::Pdq, pdq),
-        BankEntry::new("b1", "e2", SignalType::Md5, "d41d8cd98f00b204e9800998ecf8427e"),
+        BankEntry::new(
+            "b1",
+            "e2",
+            SignalType::Md5,
+            "d41d8cd98f00b204e9800998ecf8427e",
+        ),
     ];
     assert_eq!(store.upsert_entries(&entries).await.unwrap(), 2);
-    assert_eq!(store.upsert_entries(&entries).await.unwrap(), 0, "re-import changes nothing");
+    assert_eq!(
+        store.upsert_entries(&entries).await.unwrap(),
+        0,
+        "re-import changes nothing"
+    );
     let (db, rejected) = store.load_hashdb().await.unwrap();
     assert_eq!((db.len(), rejected), (2, 0));
     assert!(store.delete_entry("b1", "e1").await.unwrap());
     assert!(!store.delete_entry("b1", "e1").await.unwrap());
     assert_eq!(store.load_hashdb().await.unwrap().0.len(), 1);
-    assert_eq!(store.upsert_entries(&entries[..1]).await.unwrap(), 1, "re-import revives a tombstone");
+    assert_eq!(
+        store.upsert_entries(&entries[..1]).await.unwrap(),
+        1,
+        "re-import revives a tombstone"
+    );
     assert_eq!(store.entry_counts().await.unwrap().len(), 2);
 }
 
@@ -101,7 +153,10 @@ async fn sqlite_store() {
     // Reopening runs no migration twice.
     drop(store);
     let again = Store::connect(&url, 4, None).await.unwrap();
-    assert_eq!(again.verdict_counts().await.unwrap().get("review"), Some(&1));
+    assert_eq!(
+        again.verdict_counts().await.unwrap().get("review"),
+        Some(&1)
+    );
 }
 
 #[tokio::test]
@@ -113,7 +168,10 @@ async fn postgres_store() {
     assert!(store.is_postgres());
     exercise(&store).await;
     let again = Store::connect(&pg_url(), 2, Some(&schema)).await.unwrap();
-    assert_eq!(again.verdict_counts().await.unwrap().get("review"), Some(&1));
+    assert_eq!(
+        again.verdict_counts().await.unwrap().get("review"),
+        Some(&1)
+    );
     drop(again);
     drop(store);
     let admin = Store::connect(&pg_url(), 1, None).await.unwrap();
@@ -123,5 +181,7 @@ async fn postgres_store() {
 #[tokio::test]
 async fn rejects_bad_urls_and_schemas() {
     assert!(Store::connect("mysql://x", 1, None).await.is_err());
-    assert!(Store::connect(&pg_url(), 1, Some("x; DROP TABLE y")).await.is_err());
+    assert!(Store::connect(&pg_url(), 1, Some("x; DROP TABLE y"))
+        .await
+        .is_err());
 }

@@ -28,7 +28,11 @@ pub struct EmbeddedKafka {
 impl EmbeddedKafka {
     /// Start `brokers` mock brokers and create every topic with `partitions`
     /// partitions (the bank change log with one, to keep its order).
-    pub fn start(brokers: i32, partitions: i32, topics: &Topics) -> Result<EmbeddedKafka, StreamError> {
+    pub fn start(
+        brokers: i32,
+        partitions: i32,
+        topics: &Topics,
+    ) -> Result<EmbeddedKafka, StreamError> {
         let (tx, rx) = mpsc::channel::<Command>();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
         let names: Vec<String> = topics.all().iter().map(|s| s.to_string()).collect();
@@ -85,7 +89,10 @@ impl EmbeddedKafka {
         &self.bootstrap
     }
 
-    fn call(&self, make: impl FnOnce(mpsc::Sender<Result<(), String>>) -> Command) -> Result<(), StreamError> {
+    fn call(
+        &self,
+        make: impl FnOnce(mpsc::Sender<Result<(), String>>) -> Command,
+    ) -> Result<(), StreamError> {
         let (reply_tx, reply_rx) = mpsc::channel();
         self.tx
             .send(make(reply_tx))

@@ -29,7 +29,11 @@ static APPLIED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 });
 
 /// Publish changes (already durable in the database) to the change log.
-pub async fn publish_changes(producer: &Producer, topic: &str, changes: &[Change]) -> Result<(), StreamError> {
+pub async fn publish_changes(
+    producer: &Producer,
+    topic: &str,
+    changes: &[Change],
+) -> Result<(), StreamError> {
     for c in changes {
         producer.send_json(topic, &c.key(), c).await?;
     }
@@ -38,7 +42,11 @@ pub async fn publish_changes(producer: &Producer, topic: &str, changes: &[Change
 
 /// End offsets of every partition of `topic`, to start following from.
 /// Blocking: call it from `spawn_blocking`.
-pub fn end_offsets(bootstrap: &str, topic: &str, timeout: Duration) -> Result<TopicPartitionList, StreamError> {
+pub fn end_offsets(
+    bootstrap: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<TopicPartitionList, StreamError> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "vigil-hashdb-probe")
@@ -52,7 +60,9 @@ pub fn end_offsets(bootstrap: &str, topic: &str, timeout: Duration) -> Result<To
         }
     }
     if tpl.count() == 0 {
-        return Err(StreamError::Embedded(format!("topic {topic} has no partitions")));
+        return Err(StreamError::Embedded(format!(
+            "topic {topic} has no partitions"
+        )));
     }
     Ok(tpl)
 }
@@ -89,7 +99,11 @@ pub async fn follow(
             Some(Ok(c)) => c,
             _ => {
                 APPLIED.with_label_values(&["malformed"]).inc();
-                tracing::warn!(partition = msg.partition(), offset = msg.offset(), "skipping a malformed change-log record");
+                tracing::warn!(
+                    partition = msg.partition(),
+                    offset = msg.offset(),
+                    "skipping a malformed change-log record"
+                );
                 continue;
             }
         };

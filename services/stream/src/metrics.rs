@@ -1,13 +1,18 @@
 //! Metrics owned by the Kafka side (DESIGN.md §9).
 
 use prometheus::{
-    register_histogram, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounterVec, IntGaugeVec,
+    register_histogram, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounterVec,
+    IntGaugeVec,
 };
 use std::sync::LazyLock;
 
 pub static VERDICTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register_int_counter_vec!("vigil_worker_verdicts_total", "Verdicts written, by action.", &["action"])
-        .expect("metric registers once")
+    register_int_counter_vec!(
+        "vigil_worker_verdicts_total",
+        "Verdicts written, by action.",
+        &["action"]
+    )
+    .expect("metric registers once")
 });
 
 pub static DLQ: LazyLock<IntCounterVec> = LazyLock::new(|| {

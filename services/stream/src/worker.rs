@@ -21,7 +21,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use vigil_pipeline::{decide, Analyzer, DlqRecord, Evidence, Policy, UploadMsg, Verdict, MESSAGE_VERSION};
+use vigil_pipeline::{
+    decide, Analyzer, DlqRecord, Evidence, Policy, UploadMsg, Verdict, MESSAGE_VERSION,
+};
 use vigil_store::{MediaStore, Store, UploadStatus};
 
 /// Consumer settings.
@@ -94,12 +96,24 @@ impl Worker {
             .set("client.id", &cfg.client_id)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
-            .set("auto.commit.interval.ms", cfg.commit_interval.as_millis().max(1).to_string())
+            .set(
+                "auto.commit.interval.ms",
+                cfg.commit_interval.as_millis().max(1).to_string(),
+            )
             .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", cfg.session_timeout.as_millis().to_string())
-            .set("heartbeat.interval.ms", (cfg.session_timeout.as_millis() / 4).max(100).to_string())
+            .set(
+                "session.timeout.ms",
+                cfg.session_timeout.as_millis().to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (cfg.session_timeout.as_millis() / 4).max(100).to_string(),
+            )
             .set("statistics.interval.ms", "5000")
-            .set("max.poll.interval.ms", cfg.max_poll_interval.as_millis().to_string())
+            .set(
+                "max.poll.interval.ms",
+                cfg.max_poll_interval.as_millis().to_string(),
+            )
             .create_with_context(LagContext)?;
         consumer.subscribe(&[deps.topics.uploads.as_str()])?;
         Ok(Worker { consumer, deps })
@@ -121,8 +135,18 @@ impl Worker {
                     continue;
                 }
             };
-            let (topic, partition, offset) = (msg.topic().to_string(), msg.partition(), msg.offset());
-            match process_record(&self.deps, msg.payload(), &topic, partition, offset, &shutdown).await {
+            let (topic, partition, offset) =
+                (msg.topic().to_string(), msg.partition(), msg.offset());
+            match process_record(
+                &self.deps,
+                msg.payload(),
+                &topic,
+                partition,
+                offset,
+                &shutdown,
+            )
+            .await
+            {
                 Ok(_) => {
                     self.consumer.store_offset(&topic, partition, offset)?;
                 }
@@ -136,20 +160,32 @@ impl Worker {
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => {}
             // Nothing stored since the last commit.
-            Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::NoOffset,
+            )) => {}
             // Another member left at the same time: its partitions move and
             // whoever gets them resumes from the last commit.
-            Err(e @ rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::RebalanceInProgress)) => {
+            Err(
+                e @ rdkafka::error::KafkaError::ConsumerCommit(
+                    rdkafka::types::RDKafkaErrorCode::RebalanceInProgress,
+                ),
+            ) => {
                 tracing::info!(error = %e, "final offset commit skipped during a rebalance; the last records will be redelivered")
             }
-            Err(e) => tracing::warn!(error = %e, "final offset commit failed; records will be redelivered"),
+            Err(e) => {
+                tracing::warn!(error = %e, "final offset commit failed; records will be redelivered")
+            }
         }
         Ok(())
     }
 }
 
 /// Retry `op` with backoff until it succeeds or shutdown is requested.
-async fn retry<T, E, F, Fut>(what: &'static str, shutdown: &watch::Receiver<bool>, mut op: F) -> Result<T, StreamError>
+async fn retry<T, E, F, Fut>(
+    what: &'static str,
+    shutdown: &watch::Receiver<bool>,
+    mut op: F,
+) -> Result<T, StreamError>
 where
     E: std::fmt::Display,
     F: FnMut() -> Fut,
@@ -182,8 +218,13 @@ async fn dead_letter(
         .as_ref()
         .map(|u| u.to_string())
         .unwrap_or_else(|| format!("{}-{}", record.partition, record.offset));
-    retry("produce_dlq", shutdown, || deps.producer.send_json(&deps.topics.dlq, &key, &record)).await?;
-    metrics::DLQ.with_label_values(&[record.error_kind.as_str()]).inc();
+    retry("produce_dlq", shutdown, || {
+        deps.producer.send_json(&deps.topics.dlq, &key, &record)
+    })
+    .await?;
+    metrics::DLQ
+        .with_label_values(&[record.error_kind.as_str()])
+        .inc();
     Ok(Outcome::DeadLettered(record.error_kind))
 }
 
@@ -211,15 +252,36 @@ pub async fn process_record(
     let msg: UploadMsg = match payload.map(serde_json::from_slice::<UploadMsg>) {
         Some(Ok(m)) if m.v == MESSAGE_VERSION => m,
         Some(Ok(m)) => {
-            return dead_letter(deps, shutdown, dlq(Some(m.upload_id), "bad_version", format!("unsupported message version {}", m.v))).await
+            return dead_letter(
+                deps,
+                shutdown,
+                dlq(
+                    Some(m.upload_id),
+                    "bad_version",
+                    format!("unsupported message version {}", m.v),
+                ),
+            )
+            .await
         }
-        Some(Err(e)) => return dead_letter(deps, shutdown, dlq(None, "bad_message", e.to_string())).await,
-        None => return dead_letter(deps, shutdown, dlq(None, "bad_message", "empty payload".into())).await,
+        Some(Err(e)) => {
+            return dead_letter(deps, shutdown, dlq(None, "bad_message", e.to_string())).await
+        }
+        None => {
+            return dead_letter(
+                deps,
+                shutdown,
+                dlq(None, "bad_message", "empty payload".into()),
+            )
+            .await
+        }
     };
     let policy = deps.policy.clone();
 
     // A redelivered record: re-publish what was decided, decide nothing twice.
-    let existing = retry("db_read", shutdown, || deps.store.verdict_for(&msg.upload_id, &policy.version)).await?;
+    let existing = retry("db_read", shutdown, || {
+        deps.store.verdict_for(&msg.upload_id, &policy.version)
+    })
+    .await?;
     if let Some(v) = existing {
         publish_verdict(deps, shutdown, &v).await?;
         metrics::REDELIVERED.with_label_values(&[topic]).inc();
@@ -240,10 +302,16 @@ pub async fn process_record(
             Err(e) => {
                 let kind = e.kind();
                 retry("db_write", shutdown, || {
-                    deps.store.set_upload_status(&msg.upload_id, UploadStatus::Failed, Some(kind))
+                    deps.store
+                        .set_upload_status(&msg.upload_id, UploadStatus::Failed, Some(kind))
                 })
                 .await?;
-                return dead_letter(deps, shutdown, dlq(Some(msg.upload_id.clone()), kind, e.to_string())).await;
+                return dead_letter(
+                    deps,
+                    shutdown,
+                    dlq(Some(msg.upload_id.clone()), kind, e.to_string()),
+                )
+                .await;
             }
         }
     };
@@ -266,28 +334,43 @@ pub async fn process_record(
         now: Utc::now(),
     };
     let (verdict, review) = decide(&evidence, &policy);
-    let inserted = retry("db_write", shutdown, || deps.store.write_verdict(&verdict, review.as_ref())).await?;
+    let inserted = retry("db_write", shutdown, || {
+        deps.store.write_verdict(&verdict, review.as_ref())
+    })
+    .await?;
     // If another worker won a race for the same record, publish its verdict.
     let verdict = if inserted {
         verdict
     } else {
-        retry("db_read", shutdown, || deps.store.verdict_for(&msg.upload_id, &policy.version))
-            .await?
-            .unwrap_or(verdict)
+        retry("db_read", shutdown, || {
+            deps.store.verdict_for(&msg.upload_id, &policy.version)
+        })
+        .await?
+        .unwrap_or(verdict)
     };
     if let Some(item) = review.as_ref().filter(|_| inserted) {
         retry("produce_review", shutdown, || {
-            deps.producer.send_json(&deps.topics.review, item.upload_id.as_str(), item)
+            deps.producer
+                .send_json(&deps.topics.review, item.upload_id.as_str(), item)
         })
         .await?;
     }
     publish_verdict(deps, shutdown, &verdict).await?;
     if let Some(e) = &analysis.decode_error {
-        dead_letter(deps, shutdown, dlq(Some(msg.upload_id.clone()), e.kind(), e.to_string())).await?;
+        dead_letter(
+            deps,
+            shutdown,
+            dlq(Some(msg.upload_id.clone()), e.kind(), e.to_string()),
+        )
+        .await?;
     }
     if inserted {
-        metrics::VERDICTS.with_label_values(&[verdict.action.as_str()]).inc();
-        let latency = (verdict.decided_at - msg.received_at).to_std().unwrap_or_default();
+        metrics::VERDICTS
+            .with_label_values(&[verdict.action.as_str()])
+            .inc();
+        let latency = (verdict.decided_at - msg.received_at)
+            .to_std()
+            .unwrap_or_default();
         metrics::UPLOAD_TO_VERDICT.observe(latency.as_secs_f64());
     }
     Ok(Outcome::Decided(verdict.action.as_str()))
@@ -297,9 +380,14 @@ fn max_media_bytes(deps: &WorkerDeps) -> u64 {
     deps.analyzer.limits.max_bytes as u64
 }
 
-async fn publish_verdict(deps: &WorkerDeps, shutdown: &watch::Receiver<bool>, v: &Verdict) -> Result<(), StreamError> {
+async fn publish_verdict(
+    deps: &WorkerDeps,
+    shutdown: &watch::Receiver<bool>,
+    v: &Verdict,
+) -> Result<(), StreamError> {
     retry("produce_verdict", shutdown, || {
-        deps.producer.send_json(&deps.topics.verdicts, v.upload_id.as_str(), v)
+        deps.producer
+            .send_json(&deps.topics.verdicts, v.upload_id.as_str(), v)
     })
     .await
 }

@@ -37,13 +37,20 @@ impl Roles {
 }
 
 static BUILD_INFO: LazyLock<prometheus::IntGaugeVec> = LazyLock::new(|| {
-    prometheus::register_int_gauge_vec!("vigil_build_info", "Build information; the value is always 1.", &["version"])
-        .expect("metric registers once")
+    prometheus::register_int_gauge_vec!(
+        "vigil_build_info",
+        "Build information; the value is always 1.",
+        &["version"]
+    )
+    .expect("metric registers once")
 });
 
 static HASHDB_ENTRIES: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
-    prometheus::register_int_gauge!("vigil_hashdb_entries", "Live bank entries loaded in this process.")
-        .expect("metric registers once")
+    prometheus::register_int_gauge!(
+        "vigil_hashdb_entries",
+        "Live bank entries loaded in this process."
+    )
+    .expect("metric registers once")
 });
 
 /// A running Vigil process.
@@ -63,7 +70,9 @@ impl App {
     /// Start the roles of `config`. Returns once the HTTP API is listening
     /// and the workers have subscribed.
     pub async fn start(config: &Config, roles: Roles) -> anyhow::Result<App> {
-        BUILD_INFO.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        BUILD_INFO
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
         let store = Store::connect(
@@ -73,13 +82,18 @@ impl App {
         )
         .await
         .context("cannot open the database")?;
-        let media = MediaStore::open(&config.media_root()).context("cannot open the media store")?;
+        let media =
+            MediaStore::open(&config.media_root()).context("cannot open the media store")?;
         let topics = Topics::with_prefix(&config.kafka.topic_prefix);
         let (kafka, bootstrap) = match &config.kafka.bootstrap_servers {
             Some(b) => (None, b.clone()),
             None => {
-                let k = EmbeddedKafka::start(config.kafka.embedded_brokers, config.kafka.partitions, &topics)
-                    .context("cannot start the embedded Kafka mock cluster")?;
+                let k = EmbeddedKafka::start(
+                    config.kafka.embedded_brokers,
+                    config.kafka.partitions,
+                    &topics,
+                )
+                .context("cannot start the embedded Kafka mock cluster")?;
                 let b = k.bootstrap_servers().to_string();
                 (Some(k), b)
             }
@@ -143,7 +157,10 @@ impl App {
                     commit_interval: Duration::from_millis(config.kafka.commit_interval_ms),
                     session_timeout: Duration::from_millis(config.kafka.session_timeout_ms),
                     max_poll_interval: Duration::from_millis(
-                        config.kafka.max_poll_interval_ms.max(config.kafka.session_timeout_ms),
+                        config
+                            .kafka
+                            .max_poll_interval_ms
+                            .max(config.kafka.session_timeout_ms),
                     ),
                 };
                 let worker = Worker::new(&wc, deps.clone())?;
@@ -177,7 +194,8 @@ impl App {
                     async move {
                         match st.ping().await {
                             Ok(()) => (StatusCode::OK, "ready").into_response(),
-                            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+                            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+                                .into_response(),
                         }
                     }
                 }),
@@ -229,7 +247,11 @@ impl App {
         if roles.hook || roles.review {
             let banks = vigil_banks::BankService {
                 store: store.clone(),
-                producer: Some(Producer::new(&bootstrap, "vigil-banks", Duration::from_secs(10))?),
+                producer: Some(Producer::new(
+                    &bootstrap,
+                    "vigil-banks",
+                    Duration::from_secs(10),
+                )?),
                 topic: topics.hashdb.clone(),
                 local: Some(hashdb.clone()),
             };
@@ -335,12 +357,19 @@ async fn reload_hashdb(store: &Store, shared: &SharedHashDb) -> anyhow::Result<(
 
 /// The embedded broker keeps messages in memory only: after a restart, put
 /// every accepted-but-undecided upload back on the topic (DESIGN.md §3.3).
-async fn requeue_undecided(store: &Store, producer: &Producer, topics: &Topics) -> anyhow::Result<()> {
+async fn requeue_undecided(
+    store: &Store,
+    producer: &Producer,
+    topics: &Topics,
+) -> anyhow::Result<()> {
     let pending = store.undecided_uploads(1_000_000).await?;
     if pending.is_empty() {
         return Ok(());
     }
-    tracing::info!(count = pending.len(), "re-enqueueing accepted uploads that have no verdict");
+    tracing::info!(
+        count = pending.len(),
+        "re-enqueueing accepted uploads that have no verdict"
+    );
     for msg in &pending {
         producer
             .send_json(&topics.uploads, msg.upload_id.as_str(), msg)

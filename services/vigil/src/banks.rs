@@ -30,7 +30,12 @@ pub fn service(config: &Config, store: Store) -> anyhow::Result<BankService> {
 }
 
 /// Create a bank, or update the action and labels of an existing one.
-pub async fn create_bank(store: &Store, name: &str, action: BankAction, labels: &[String]) -> anyhow::Result<()> {
+pub async fn create_bank(
+    store: &Store,
+    name: &str,
+    action: BankAction,
+    labels: &[String],
+) -> anyhow::Result<()> {
     let mut bank = store
         .banks()
         .await?
@@ -59,7 +64,12 @@ pub fn pdq_entries(bank: &str, hashes: &[String]) -> Vec<BankEntry> {
 
 /// Stream `file` in `format` into `bank`, printing progress on a terminal
 /// and every rejected record with its position and reason.
-pub async fn import(svc: &BankService, file: &Path, format: Format, opts: ImportOptions) -> anyhow::Result<()> {
+pub async fn import(
+    svc: &BankService,
+    file: &Path,
+    format: Format,
+    opts: ImportOptions,
+) -> anyhow::Result<()> {
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let tty = std::io::stderr().is_terminal();
     let report = svc
@@ -76,7 +86,10 @@ pub async fn import(svc: &BankService, file: &Path, format: Format, opts: Import
         eprintln!("{}:{}: rejected: {}", file.display(), r.position, r.reason);
     }
     if (report.rejected.len() as u64) < report.summary.rejected {
-        eprintln!("… {} more rejections not listed", report.summary.rejected - report.rejected.len() as u64);
+        eprintln!(
+            "… {} more rejections not listed",
+            report.summary.rejected - report.rejected.len() as u64
+        );
     }
     let s = &report.summary;
     println!(
@@ -101,7 +114,12 @@ pub async fn import(svc: &BankService, file: &Path, format: Format, opts: Import
 }
 
 /// Write a bank's live entries to `out` in `format`.
-pub async fn export(store: &Store, bank: &str, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
+pub async fn export(
+    store: &Store,
+    bank: &str,
+    format: Format,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let (db, _) = store.load_hashdb().await?;
     anyhow::ensure!(db.bank(bank).is_some(), "no bank named {bank:?}");
     let entries = db.entries_of(bank);
@@ -115,7 +133,12 @@ pub async fn export(store: &Store, bank: &str, format: Format, out: &mut impl Wr
 }
 
 /// Add one entry.
-pub async fn add(svc: &BankService, bank: &str, signal_type: SignalType, signal: &str) -> anyhow::Result<String> {
+pub async fn add(
+    svc: &BankService,
+    bank: &str,
+    signal_type: SignalType,
+    signal: &str,
+) -> anyhow::Result<String> {
     svc.bank(bank).await?;
     let signal = signal.trim().to_ascii_lowercase();
     vigil_hashdb::bank::parse_signal(signal_type, &signal).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -176,8 +199,10 @@ mod tests {
         db.upsert_bank(Bank::new("a", BankAction::Takedown));
         db.upsert_bank(Bank::new("b", BankAction::Takedown));
         let h = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22";
-        db.upsert_entry(BankEntry::derived("a", SignalType::Pdq, h)).unwrap();
-        db.upsert_entry(BankEntry::derived("b", SignalType::Pdq, h)).unwrap();
+        db.upsert_entry(BankEntry::derived("a", SignalType::Pdq, h))
+            .unwrap();
+        db.upsert_entry(BankEntry::derived("b", SignalType::Pdq, h))
+            .unwrap();
         let near = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b23";
         let input = format!("# queries\npdq {near}\n{h}\n\n");
         let mut out = Vec::new();
@@ -186,7 +211,10 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.lines().next().unwrap().ends_with("\t1"));
         let mut out = Vec::new();
-        assert_eq!(match_lines(&db, input.as_bytes(), Some("b"), 0, &mut out).unwrap(), (2, 1));
+        assert_eq!(
+            match_lines(&db, input.as_bytes(), Some("b"), 0, &mut out).unwrap(),
+            (2, 1)
+        );
         assert!(match_lines(&db, "pdq zz\n".as_bytes(), None, 31, &mut Vec::new()).is_err());
     }
 }

@@ -203,7 +203,10 @@ impl Config {
     }
 
     pub fn media_root(&self) -> PathBuf {
-        self.media.root.clone().unwrap_or_else(|| self.data_dir.join("media"))
+        self.media
+            .root
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media"))
     }
 
     pub fn decode_limits(&self) -> vigil_decode::Limits {

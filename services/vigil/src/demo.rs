@@ -83,27 +83,81 @@ pub fn dataset() -> (Vec<Sample>, Vec<String>) {
     };
     for seed in 1..=6u64 {
         let original = synth::emblem_image(seed, size);
-        let h = vigil_pdq::hash_rgb(original.width() as usize, original.height() as usize, original.as_raw())
-            .expect("demo images hash");
+        let h = vigil_pdq::hash_rgb(
+            original.width() as usize,
+            original.height() as usize,
+            original.as_raw(),
+        )
+        .expect("demo images hash");
         bank.push(h.hash.to_hex());
-        push("known emblem, resized", encode_png(&imageops::resize(&original, 250, 250, imageops::FilterType::Triangle)), "image/png", "feed");
-        push("known emblem, re-encoded", encode_jpeg(&original, 60), "image/jpeg", "feed");
-        push("known emblem, cropped", encode_png(&crop(&original, 0.04)), "image/png", "feed");
-        push("known emblem, watermarked", encode_jpeg(&watermark(&original), 85), "image/jpeg", "feed");
-        push("known emblem, heavily cropped", encode_jpeg(&crop(&original, 0.12), 80), "image/jpeg", "feed");
+        push(
+            "known emblem, resized",
+            encode_png(&imageops::resize(
+                &original,
+                250,
+                250,
+                imageops::FilterType::Triangle,
+            )),
+            "image/png",
+            "feed",
+        );
+        push(
+            "known emblem, re-encoded",
+            encode_jpeg(&original, 60),
+            "image/jpeg",
+            "feed",
+        );
+        push(
+            "known emblem, cropped",
+            encode_png(&crop(&original, 0.04)),
+            "image/png",
+            "feed",
+        );
+        push(
+            "known emblem, watermarked",
+            encode_jpeg(&watermark(&original), 85),
+            "image/jpeg",
+            "feed",
+        );
+        push(
+            "known emblem, heavily cropped",
+            encode_jpeg(&crop(&original, 0.12), 80),
+            "image/jpeg",
+            "feed",
+        );
     }
     for seed in 1..=3u64 {
         let original = synth::emblem_image(seed, size);
-        push("known emblem, on a news surface", encode_jpeg(&original, 85), "image/jpeg", "news");
+        push(
+            "known emblem, on a news surface",
+            encode_jpeg(&original, 85),
+            "image/jpeg",
+            "news",
+        );
     }
     for seed in 101..=106u64 {
-        push("new emblem (not in any bank)", encode_png(&synth::emblem_image(seed, size)), "image/png", "feed");
+        push(
+            "new emblem (not in any bank)",
+            encode_png(&synth::emblem_image(seed, size)),
+            "image/png",
+            "feed",
+        );
     }
     for seed in 1..=12u64 {
-        push("benign image", encode_jpeg(&synth::benign_image(seed, size), 90), "image/jpeg", "feed");
+        push(
+            "benign image",
+            encode_jpeg(&synth::benign_image(seed, size), 90),
+            "image/jpeg",
+            "feed",
+        );
     }
     for seed in 1..=4u64 {
-        push("news frame with a small emblem", encode_jpeg(&synth::news_frame_with_emblem(seed, size), 90), "image/jpeg", "feed");
+        push(
+            "news frame with a small emblem",
+            encode_jpeg(&synth::news_frame_with_emblem(seed, size), 90),
+            "image/jpeg",
+            "feed",
+        );
     }
     let mut truncated = encode_jpeg(&synth::benign_image(99, size), 90);
     truncated.truncate(truncated.len() / 3);
@@ -130,8 +184,17 @@ pub async fn upload(client: &reqwest::Client, base: &str, s: &Sample) -> anyhow:
     let form = reqwest::multipart::Form::new()
         .part("file", part)
         .text("surface", s.surface.to_string());
-    let resp = client.post(format!("{base}/v1/uploads")).multipart(form).send().await?;
-    anyhow::ensure!(resp.status().as_u16() == 202, "hook answered {}: {}", resp.status(), resp.text().await.unwrap_or_default());
+    let resp = client
+        .post(format!("{base}/v1/uploads"))
+        .multipart(form)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().as_u16() == 202,
+        "hook answered {}: {}",
+        resp.status(),
+        resp.text().await.unwrap_or_default()
+    );
     let body: serde_json::Value = resp.json().await?;
     body["upload_id"]
         .as_str()
@@ -140,15 +203,30 @@ pub async fn upload(client: &reqwest::Client, base: &str, s: &Sample) -> anyhow:
 }
 
 /// Poll until the upload has a verdict (its action) or a failure status.
-pub async fn wait_for_verdict(client: &reqwest::Client, base: &str, id: &str, timeout: Duration) -> anyhow::Result<Option<String>> {
+pub async fn wait_for_verdict(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+    timeout: Duration,
+) -> anyhow::Result<Option<String>> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        let body: serde_json::Value = client.get(format!("{base}/v1/uploads/{id}")).send().await?.json().await?;
+        let body: serde_json::Value = client
+            .get(format!("{base}/v1/uploads/{id}"))
+            .send()
+            .await?
+            .json()
+            .await?;
         if let Some(action) = body["verdict"]["action"].as_str() {
             return Ok(Some(action.to_string()));
         }
         if body["verdict"]["action"].is_object() {
-            return Ok(Some(body["verdict"]["action"].as_object().and_then(|o| o.keys().next().cloned()).unwrap_or_default()));
+            return Ok(Some(
+                body["verdict"]["action"]
+                    .as_object()
+                    .and_then(|o| o.keys().next().cloned())
+                    .unwrap_or_default(),
+            ));
         }
         if body["status"] == "failed" {
             return Ok(Some("failed".into()));
@@ -168,15 +246,24 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
     let app = App::start(&config, Roles::ALL).await?;
     let base = format!("http://{}", app.http_addr);
     let (samples, bank_hashes) = dataset();
-    banks::create_bank(&app.store, DEMO_BANK, BankAction::Takedown, &["fictional-emblem".into(), "demo".into()]).await?;
-    app.store.upsert_entries(&banks::pdq_entries(DEMO_BANK, &bank_hashes)).await?;
+    banks::create_bank(
+        &app.store,
+        DEMO_BANK,
+        BankAction::Takedown,
+        &["fictional-emblem".into(), "demo".into()],
+    )
+    .await?;
+    app.store
+        .upsert_entries(&banks::pdq_entries(DEMO_BANK, &bank_hashes))
+        .await?;
     app.reload_hashdb().await?;
 
     let client = reqwest::Client::new();
     let start = Instant::now();
     let mut ids = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(8) {
-        let results = futures::future::join_all(chunk.iter().map(|s| upload(&client, &base, s))).await;
+        let results =
+            futures::future::join_all(chunk.iter().map(|s| upload(&client, &base, s))).await;
         for (s, r) in chunk.iter().zip(results) {
             ids.push((s.category, r?));
         }
@@ -191,7 +278,12 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
             report.missing += 1;
             "NO VERDICT".into()
         });
-        *report.table.entry(category).or_default().entry(action.clone()).or_default() += 1;
+        *report
+            .table
+            .entry(category)
+            .or_default()
+            .entry(action.clone())
+            .or_default() += 1;
         *report.totals.entry(action).or_default() += 1;
     }
     report.elapsed = start.elapsed();
@@ -208,10 +300,17 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
 fn print_report(r: &DemoReport, base: &str) {
     let actions = ["takedown", "review", "none", "failed", "NO VERDICT"];
     println!();
-    println!("{:<36} {:>9} {:>7} {:>6} {:>7}", "category", "takedown", "review", "none", "other");
+    println!(
+        "{:<36} {:>9} {:>7} {:>6} {:>7}",
+        "category", "takedown", "review", "none", "other"
+    );
     println!("{}", "-".repeat(69));
     for (cat, counts) in &r.table {
-        let other: usize = counts.iter().filter(|(k, _)| !actions[..3].contains(&k.as_str())).map(|(_, v)| v).sum();
+        let other: usize = counts
+            .iter()
+            .filter(|(k, _)| !actions[..3].contains(&k.as_str()))
+            .map(|(_, v)| v)
+            .sum();
         println!(
             "{:<36} {:>9} {:>7} {:>6} {:>7}",
             cat,
@@ -223,8 +322,20 @@ fn print_report(r: &DemoReport, base: &str) {
     }
     println!("{}", "-".repeat(69));
     let t = |k: &str| r.totals.get(k).copied().unwrap_or(0);
-    let other: usize = r.totals.iter().filter(|(k, _)| !actions[..3].contains(&k.as_str())).map(|(_, v)| v).sum();
-    println!("{:<36} {:>9} {:>7} {:>6} {:>7}", "total", t("takedown"), t("review"), t("none"), other);
+    let other: usize = r
+        .totals
+        .iter()
+        .filter(|(k, _)| !actions[..3].contains(&k.as_str()))
+        .map(|(_, v)| v)
+        .sum();
+    println!(
+        "{:<36} {:>9} {:>7} {:>6} {:>7}",
+        "total",
+        t("takedown"),
+        t("review"),
+        t("none"),
+        other
+    );
     println!();
     println!(
         "demo uploads={} takedown={} review={} none={} missing={} seconds={:.2} uploads_per_s={:.1}",

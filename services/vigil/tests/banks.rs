@@ -36,11 +36,16 @@ async fn a_hash_published_on_the_change_log_is_matched_by_running_workers() {
     // only the database and `vigil.hashdb` carry it.
     let service = vigil_banks::BankService {
         store: t.app.store.clone(),
-        producer: Some(Producer::new(&t.app.bootstrap, "test-bank-cli", Duration::from_secs(10)).unwrap()),
+        producer: Some(
+            Producer::new(&t.app.bootstrap, "test-bank-cli", Duration::from_secs(10)).unwrap(),
+        ),
         topic: t.app.topics.hashdb.clone(),
         local: None,
     };
-    service.put_bank(Bank::new("live", BankAction::Takedown)).await.unwrap();
+    service
+        .put_bank(Bank::new("live", BankAction::Takedown))
+        .await
+        .unwrap();
     let added = Instant::now();
     service
         .apply(vec![Change::UpsertEntry {
@@ -60,13 +65,28 @@ async fn a_hash_published_on_the_change_log_is_matched_by_running_workers() {
         }
         if Instant::now() >= deadline {
             let m = t.metrics().await;
-            panic!("the new hash was not matched in time: {}", m.lines().filter(|l| l.contains("hashdb")).collect::<Vec<_>>().join("\n"));
+            panic!(
+                "the new hash was not matched in time: {}",
+                m.lines()
+                    .filter(|l| l.contains("hashdb"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("hash matched by running workers {:?} after it was published", added.elapsed());
+    eprintln!(
+        "hash matched by running workers {:?} after it was published",
+        added.elapsed()
+    );
     let m = t.metrics().await;
-    assert!(metric_value(&m, "vigil_hashdb_changes_applied_total{outcome=\"inserted\"}") >= 1.0, "{m}");
+    assert!(
+        metric_value(
+            &m,
+            "vigil_hashdb_changes_applied_total{outcome=\"inserted\"}"
+        ) >= 1.0,
+        "{m}"
+    );
     t.app.shutdown().await.unwrap();
 }
 
@@ -78,32 +98,84 @@ async fn banks_api_creates_updates_looks_up_and_removes() {
     let emblem = synth::emblem_image(7, 320);
     let hex = pdq_hex(&emblem);
 
-    let r = c.post(url("/v1/banks")).json(&json!({"name": "api-bank", "action": "takedown", "labels": ["demo"]})).send().await.unwrap();
+    let r = c
+        .post(url("/v1/banks"))
+        .json(&json!({"name": "api-bank", "action": "takedown", "labels": ["demo"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let r = c.post(url("/v1/banks")).json(&json!({"name": "api-bank", "action": "takedown"})).send().await.unwrap();
+    let r = c
+        .post(url("/v1/banks"))
+        .json(&json!({"name": "api-bank", "action": "takedown"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 409);
-    let r = c.post(url("/v1/banks")).json(&json!({"name": "bad/name", "action": "takedown"})).send().await.unwrap();
+    let r = c
+        .post(url("/v1/banks"))
+        .json(&json!({"name": "bad/name", "action": "takedown"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 422);
 
-    let r = c.post(url("/v1/banks/api-bank/entries")).json(&json!({"signal_type": "pdq", "signal": "zz"})).send().await.unwrap();
+    let r = c
+        .post(url("/v1/banks/api-bank/entries"))
+        .json(&json!({"signal_type": "pdq", "signal": "zz"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 422);
-    let r = c.post(url("/v1/banks/nope/entries")).json(&json!({"signal_type": "pdq", "signal": hex})).send().await.unwrap();
+    let r = c
+        .post(url("/v1/banks/nope/entries"))
+        .json(&json!({"signal_type": "pdq", "signal": hex}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let r = c.post(url("/v1/banks/api-bank/entries")).json(&json!({"signal_type": "pdq", "signal": hex, "note": "demo"})).send().await.unwrap();
+    let r = c
+        .post(url("/v1/banks/api-bank/entries"))
+        .json(&json!({"signal_type": "pdq", "signal": hex, "note": "demo"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 201);
-    let entry_id = r.json::<serde_json::Value>().await.unwrap()["entry_id"].as_str().unwrap().to_string();
+    let entry_id = r.json::<serde_json::Value>().await.unwrap()["entry_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
-    let hits: serde_json::Value = c.get(url(&format!("/v1/lookup?pdq={hex}&max_distance=10"))).send().await.unwrap().json().await.unwrap();
+    let hits: serde_json::Value = c
+        .get(url(&format!("/v1/lookup?pdq={hex}&max_distance=10")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(hits["hits"][0]["entry_id"], entry_id.as_str());
     assert_eq!(hits["hits"][0]["distance"], 0);
-    let bank: serde_json::Value = c.get(url("/v1/banks/api-bank")).send().await.unwrap().json().await.unwrap();
+    let bank: serde_json::Value = c
+        .get(url("/v1/banks/api-bank"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(bank["stats"]["entries"], 1);
 
     let id = t.upload_ok(png(&emblem), "image/png").await;
     assert_eq!(t.verdict(&id).await["verdict"]["action"], "takedown");
 
     // Disabling the bank stops matches at once.
-    let r = c.patch(url("/v1/banks/api-bank")).json(&json!({"status": "disabled"})).send().await.unwrap();
+    let r = c
+        .patch(url("/v1/banks/api-bank"))
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -111,14 +183,32 @@ async fn banks_api_creates_updates_looks_up_and_removes() {
         if t.verdict(&id).await["verdict"]["action"] == "none" {
             break;
         }
-        assert!(Instant::now() < deadline, "disabling the bank did not reach the workers");
+        assert!(
+            Instant::now() < deadline,
+            "disabling the bank did not reach the workers"
+        );
     }
 
-    let r = c.delete(url(&format!("/v1/banks/api-bank/entries/{entry_id}"))).send().await.unwrap();
+    let r = c
+        .delete(url(&format!("/v1/banks/api-bank/entries/{entry_id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let r = c.delete(url(&format!("/v1/banks/api-bank/entries/{entry_id}"))).send().await.unwrap();
+    let r = c
+        .delete(url(&format!("/v1/banks/api-bank/entries/{entry_id}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let hits: serde_json::Value = c.get(url(&format!("/v1/lookup?pdq={hex}"))).send().await.unwrap().json().await.unwrap();
+    let hits: serde_json::Value = c
+        .get(url(&format!("/v1/lookup?pdq={hex}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(hits["hits"].as_array().unwrap().len(), 0);
     t.app.shutdown().await.unwrap();
 }

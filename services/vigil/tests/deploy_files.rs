@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn files_under(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
@@ -30,9 +33,14 @@ fn names_in(text: &str) -> BTreeSet<String> {
     let mut i = 0;
     while let Some(pos) = text[i..].find("vigil_") {
         let start = i + pos;
-        let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let boundary =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
         let mut end = start;
-        while end < bytes.len() && (bytes[end].is_ascii_lowercase() || bytes[end].is_ascii_digit() || bytes[end] == b'_') {
+        while end < bytes.len()
+            && (bytes[end].is_ascii_lowercase()
+                || bytes[end].is_ascii_digit()
+                || bytes[end] == b'_')
+        {
             end += 1;
         }
         if boundary {
@@ -81,7 +89,10 @@ fn base(name: &str) -> &str {
 #[test]
 fn dashboards_and_alerts_use_only_exported_metrics() {
     let exported = registered();
-    assert!(exported.len() >= 10, "found too few registered metrics: {exported:?}");
+    assert!(
+        exported.len() >= 10,
+        "found too few registered metrics: {exported:?}"
+    );
     let root = repo_root();
     let mut files = Vec::new();
     files_under(&root.join("deploy/grafana"), "json", &mut files);
@@ -90,7 +101,8 @@ fn dashboards_and_alerts_use_only_exported_metrics() {
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         if f.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         }
         for name in names_in(&text) {
             if name == "vigil_pipeline" {
@@ -109,9 +121,15 @@ fn dashboards_and_alerts_use_only_exported_metrics() {
 #[test]
 fn metric_names_follow_the_convention() {
     for name in registered() {
-        assert!(name.split('_').count() >= 3, "{name}: vigil_<subsystem>_<name>");
+        assert!(
+            name.split('_').count() >= 3,
+            "{name}: vigil_<subsystem>_<name>"
+        );
         if name.contains("duration") || name.ends_with("_seconds") {
-            assert!(name.ends_with("_seconds"), "{name}: durations end in _seconds");
+            assert!(
+                name.ends_with("_seconds"),
+                "{name}: durations end in _seconds"
+            );
         }
     }
 }

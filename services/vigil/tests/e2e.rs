@@ -46,7 +46,13 @@ async fn dlq_records(bootstrap: &str, topic: &str, want: usize) -> Vec<serde_jso
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -57,16 +63,34 @@ async fn uploads_get_takedown_none_review_and_dlq() {
     let benign = synth::benign_image(3, 384);
     let (emblem_hash, _) = pdq_of(&emblem);
     let (near_hash, near_quality) = pdq_of(&near);
-    assert!(near_quality >= 50, "the near-threshold image must be matchable");
+    assert!(
+        near_quality >= 50,
+        "the near-threshold image must be matchable"
+    );
 
-    vigil::banks::create_bank(&t.app.store, "test-bank", BankAction::Takedown, &["fictional-emblem".into()])
-        .await
-        .unwrap();
+    vigil::banks::create_bank(
+        &t.app.store,
+        "test-bank",
+        BankAction::Takedown,
+        &["fictional-emblem".into()],
+    )
+    .await
+    .unwrap();
     // A bank entry 25 bits from the near image: above the auto threshold
     // (20), within the review threshold (31).
     let entries = vec![
-        BankEntry::new("test-bank", "emblem-1", SignalType::Pdq, &emblem_hash.to_hex()),
-        BankEntry::new("test-bank", "near-1", SignalType::Pdq, &flip_bits(near_hash, 25).to_hex()),
+        BankEntry::new(
+            "test-bank",
+            "emblem-1",
+            SignalType::Pdq,
+            &emblem_hash.to_hex(),
+        ),
+        BankEntry::new(
+            "test-bank",
+            "near-1",
+            SignalType::Pdq,
+            &flip_bits(near_hash, 25).to_hex(),
+        ),
     ];
     t.app.store.upsert_entries(&entries).await.unwrap();
     t.app.reload_hashdb().await.unwrap();
@@ -85,8 +109,14 @@ async fn uploads_get_takedown_none_review_and_dlq() {
     assert_eq!(m["bank"], "test-bank");
     assert_eq!(m["entry_id"], "emblem-1");
     assert!(m["distance"].as_u64().unwrap() <= 20, "{m}");
-    assert_eq!(v["verdict"]["policy_version"], vigil_pipeline::Policy::builtin().version);
-    assert!(v["verdict"]["statement_of_reasons"].as_str().unwrap().contains("test-bank"));
+    assert_eq!(
+        v["verdict"]["policy_version"],
+        vigil_pipeline::Policy::builtin().version
+    );
+    assert!(v["verdict"]["statement_of_reasons"]
+        .as_str()
+        .unwrap()
+        .contains("test-bank"));
 
     let v = t.verdict(&id_benign).await;
     assert_eq!(v["verdict"]["action"], "none", "{v}");
@@ -105,7 +135,8 @@ async fn uploads_get_takedown_none_review_and_dlq() {
     assert_eq!(v["verdict"]["action"], "none");
     let dlq = dlq_records(&t.app.bootstrap, &t.app.topics.dlq, 1).await;
     assert!(
-        dlq.iter().any(|r| r["upload_id"] == id_corrupt.as_str() && r["error_kind"] == "corrupt"),
+        dlq.iter()
+            .any(|r| r["upload_id"] == id_corrupt.as_str() && r["error_kind"] == "corrupt"),
         "{dlq:?}"
     );
 
@@ -133,7 +164,14 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(p["type"], "urn:vigil:problem:empty_body");
 
     // Wrong request content type, wrong media type.
-    let r = t.client.post(format!("{}/v1/uploads", t.base)).body("hello").header("content-type", "text/plain").send().await.unwrap();
+    let r = t
+        .client
+        .post(format!("{}/v1/uploads", t.base))
+        .body("hello")
+        .header("content-type", "text/plain")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 415);
     let r = t.upload(b"<html>".to_vec(), "text/html", "feed").await;
     assert_eq!(r.status().as_u16(), 415);
@@ -141,7 +179,10 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     // Over the body limit.
     // (On its own connection: the server answers before reading the whole
     // body and then closes the connection, as HTTP/1.1 servers do.)
-    let part = reqwest::multipart::Part::bytes(vec![0u8; 2 * 1024 * 1024]).file_name("f").mime_str("image/png").unwrap();
+    let part = reqwest::multipart::Part::bytes(vec![0u8; 2 * 1024 * 1024])
+        .file_name("f")
+        .mime_str("image/png")
+        .unwrap();
     let r = reqwest::Client::new()
         .post(format!("{}/v1/uploads", t.base))
         .header("connection", "close")
@@ -152,13 +193,35 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(r.status().as_u16(), 413);
 
     // Hostile JSON: a media_url outside the media store; unknown fields.
-    let r = t.client.post(format!("{}/v1/uploads", t.base)).json(&serde_json::json!({"media_url": "file:///etc/passwd"})).send().await.unwrap();
+    let r = t
+        .client
+        .post(format!("{}/v1/uploads", t.base))
+        .json(&serde_json::json!({"media_url": "file:///etc/passwd"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 422);
-    let r = t.client.post(format!("{}/v1/uploads", t.base)).json(&serde_json::json!({"media_url": "x", "evil": 1})).send().await.unwrap();
+    let r = t
+        .client
+        .post(format!("{}/v1/uploads", t.base))
+        .json(&serde_json::json!({"media_url": "x", "evil": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 422);
-    let r = t.client.get(format!("{}/v1/uploads/..%2Fetc", t.base)).send().await.unwrap();
+    let r = t
+        .client
+        .get(format!("{}/v1/uploads/..%2Fetc", t.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
-    let r = t.client.get(format!("{}/v1/uploads/unknown-id", t.base)).send().await.unwrap();
+    let r = t
+        .client
+        .get(format!("{}/v1/uploads/unknown-id", t.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 404);
 
     // A decompression bomb: a PNG header claiming 20000x20000 pixels.
@@ -169,7 +232,9 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     truncated.truncate(300);
     let id_trunc = t.upload_ok(truncated, "image/jpeg").await;
     // Mislabelled: a PNG declared as JPEG is accepted and decoded by its bytes.
-    let id_mislabelled = t.upload_ok(png(&synth::benign_image(6, 256)), "image/jpeg").await;
+    let id_mislabelled = t
+        .upload_ok(png(&synth::benign_image(6, 256)), "image/jpeg")
+        .await;
 
     let v = t.verdict(&id_bomb).await;
     assert_eq!(v["verdict"]["decode_error"], "too_many_pixels", "{v}");
@@ -180,15 +245,39 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(v["verdict"]["action"], "none");
 
     // Still serving normal uploads.
-    let id = t.upload_ok(png(&synth::benign_image(8, 256)), "image/png").await;
+    let id = t
+        .upload_ok(png(&synth::benign_image(8, 256)), "image/png")
+        .await;
     assert_eq!(t.verdict(&id).await["verdict"]["action"], "none");
 
     let m = t.metrics().await;
-    for kind in ["empty_body", "unsupported_content_type", "unsupported_media_type", "too_large", "media_outside_store"] {
-        assert!(metric_value(&m, &format!("vigil_hook_bad_requests_total{{kind=\"{kind}\"}}")) >= 1.0, "{kind}\n{m}");
+    for kind in [
+        "empty_body",
+        "unsupported_content_type",
+        "unsupported_media_type",
+        "too_large",
+        "media_outside_store",
+    ] {
+        assert!(
+            metric_value(
+                &m,
+                &format!("vigil_hook_bad_requests_total{{kind=\"{kind}\"}}")
+            ) >= 1.0,
+            "{kind}\n{m}"
+        );
     }
-    assert!(metric_value(&m, "vigil_worker_decode_errors_total{kind=\"too_many_pixels\"}") >= 1.0);
-    assert!(metric_value(&m, "vigil_hook_mislabelled_uploads_total{declared=\"image/jpeg\"}") >= 1.0);
+    assert!(
+        metric_value(
+            &m,
+            "vigil_worker_decode_errors_total{kind=\"too_many_pixels\"}"
+        ) >= 1.0
+    );
+    assert!(
+        metric_value(
+            &m,
+            "vigil_hook_mislabelled_uploads_total{declared=\"image/jpeg\"}"
+        ) >= 1.0
+    );
     t.app.shutdown().await.unwrap();
 }
 
@@ -208,7 +297,11 @@ fn png_header_only(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&h.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut out, b"IEND", &[]);
     out
 }
@@ -218,7 +311,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

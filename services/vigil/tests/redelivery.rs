@@ -37,7 +37,13 @@ fn worker(t: &TestApp, commit_interval: Duration, name: &str) -> Worker {
 async fn decided(t: &TestApp, ids: &[String]) -> usize {
     let mut n = 0;
     for id in ids {
-        if t.app.store.verdict_count_for(&UploadId::parse(id).unwrap()).await.unwrap() > 0 {
+        if t.app
+            .store
+            .verdict_count_for(&UploadId::parse(id).unwrap())
+            .await
+            .unwrap()
+            > 0
+        {
             n += 1;
         }
     }
@@ -50,15 +56,36 @@ async fn killed_worker_loses_nothing_and_duplicates_nothing() {
     let mut config = test_config(dir.path());
     config.classifier.enabled = false;
     // Only the hook runs in the app; the test drives the workers itself.
-    let t = spawn_app_with(config, Roles { hook: true, workers: false, review: true }, dir).await;
-    vigil::banks::create_bank(&t.app.store, "b", BankAction::Takedown, &[]).await.unwrap();
+    let t = spawn_app_with(
+        config,
+        Roles {
+            hook: true,
+            workers: false,
+            review: true,
+        },
+        dir,
+    )
+    .await;
+    vigil::banks::create_bank(&t.app.store, "b", BankAction::Takedown, &[])
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     let mut entries = Vec::new();
     for seed in 0..24u64 {
-        let img = if seed % 3 == 0 { synth::emblem_image(seed, 256) } else { synth::benign_image(seed, 256) };
+        let img = if seed % 3 == 0 {
+            synth::emblem_image(seed, 256)
+        } else {
+            synth::benign_image(seed, 256)
+        };
         if seed % 3 == 0 {
-            let h = vigil_pdq::hash_rgb(img.width() as usize, img.height() as usize, img.as_raw()).unwrap();
-            entries.push(BankEntry::new("b", &format!("e{seed}"), SignalType::Pdq, &h.hash.to_hex()));
+            let h = vigil_pdq::hash_rgb(img.width() as usize, img.height() as usize, img.as_raw())
+                .unwrap();
+            entries.push(BankEntry::new(
+                "b",
+                &format!("e{seed}"),
+                SignalType::Pdq,
+                &h.hash.to_hex(),
+            ));
         }
         ids.push(t.upload_ok(png(&img), "image/png").await);
     }
@@ -98,20 +125,34 @@ async fn killed_worker_loses_nothing_and_duplicates_nothing() {
     let handle = tokio::spawn(b.run(stop_rx));
     let deadline = Instant::now() + Duration::from_secs(90);
     while decided(&t, &ids).await < ids.len() {
-        assert!(Instant::now() < deadline, "not every upload was decided after the restart");
+        assert!(
+            Instant::now() < deadline,
+            "not every upload was decided after the restart"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop_tx.send(true).unwrap();
     handle.await.unwrap().unwrap();
 
     for id in &ids {
-        assert_eq!(t.app.store.verdict_count_for(&UploadId::parse(id).unwrap()).await.unwrap(), 1, "upload {id}");
+        assert_eq!(
+            t.app
+                .store
+                .verdict_count_for(&UploadId::parse(id).unwrap())
+                .await
+                .unwrap(),
+            1,
+            "upload {id}"
+        );
     }
     let counts = t.app.store.verdict_counts().await.unwrap();
     assert_eq!(counts.values().sum::<i64>(), ids.len() as i64);
     assert_eq!(counts.get("takedown"), Some(&8));
     let m = t.metrics().await;
-    let redelivered = metric_value(&m, "vigil_worker_redelivered_total{topic=\"vigil.uploads\"}");
+    let redelivered = metric_value(
+        &m,
+        "vigil_worker_redelivered_total{topic=\"vigil.uploads\"}",
+    );
     assert!(
         redelivered >= decided_by_a as f64,
         "worker A's {decided_by_a} uncommitted records must all be redelivered to B (saw {redelivered})"
