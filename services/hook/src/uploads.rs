@@ -91,7 +91,12 @@ fn check_declared_type(ct: Option<&str>) -> Result<(), Problem> {
     match ct {
         None => Ok(()),
         Some(ct) => {
-            let base = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let base = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if ACCEPTED_TYPES.contains(&base.as_str()) {
                 Ok(())
             } else {
@@ -99,7 +104,10 @@ fn check_declared_type(ct: Option<&str>) -> Result<(), Problem> {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
                     "unsupported_media_type",
                     "Unsupported media type",
-                    format!("media of type {base:?} is not accepted; accepted: {}", ACCEPTED_TYPES.join(", ")),
+                    format!(
+                        "media of type {base:?} is not accepted; accepted: {}",
+                        ACCEPTED_TYPES.join(", ")
+                    ),
                 ))
             }
         }
@@ -109,14 +117,23 @@ fn check_declared_type(ct: Option<&str>) -> Result<(), Problem> {
 /// Count (not refuse) uploads whose bytes disagree with the declared type.
 fn note_mislabelled(declared: Option<&str>, bytes: &[u8]) {
     let Some(declared) = declared else { return };
-    let base = declared.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let base = declared
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if base == "application/octet-stream" {
         return;
     }
     let sniffed = vigil_decode::sniff(bytes).map(|f| f.as_str());
     let agrees = sniffed.is_some_and(|s| base == format!("image/{s}"));
     if !agrees {
-        let label = ACCEPTED_TYPES.iter().find(|t| **t == base).copied().unwrap_or("other");
+        let label = ACCEPTED_TYPES
+            .iter()
+            .find(|t| **t == base)
+            .copied()
+            .unwrap_or("other");
         metrics::MISLABELLED.with_label_values(&[label]).inc();
     }
 }
@@ -124,7 +141,8 @@ fn note_mislabelled(declared: Option<&str>, bytes: &[u8]) {
 fn parse_id(id: Option<String>) -> Result<UploadId, Problem> {
     match id {
         None => Ok(UploadId::generate()),
-        Some(s) => UploadId::parse(&s).map_err(|e| bad("invalid_upload_id", "Invalid upload id", e.to_string())),
+        Some(s) => UploadId::parse(&s)
+            .map_err(|e| bad("invalid_upload_id", "Invalid upload id", e.to_string())),
     }
 }
 
@@ -165,11 +183,24 @@ async fn create_upload_inner(state: &HookState, req: Request) -> Result<Response
         if body.is_empty() {
             return Err(bad("empty_body", "Empty body", "the request body is empty"));
         }
-        let j: JsonUpload = serde_json::from_slice(&body)
-            .map_err(|e| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json", "Invalid JSON upload", e.to_string()))?;
+        let j: JsonUpload = serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_json",
+                "Invalid JSON upload",
+                e.to_string(),
+            )
+        })?;
         check_declared_type(j.content_type.as_deref())?;
         let id = parse_id(j.upload_id)?;
-        accept(state, id, Media::Url(j.media_url), j.content_type, j.platform_context).await
+        accept(
+            state,
+            id,
+            Media::Url(j.media_url),
+            j.content_type,
+            j.platform_context,
+        )
+        .await
     } else {
         Err(Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -192,7 +223,13 @@ async fn read_multipart(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large(max)),
-            Err(e) => return Err(bad("bad_multipart", "Malformed multipart body", e.body_text())),
+            Err(e) => {
+                return Err(bad(
+                    "bad_multipart",
+                    "Malformed multipart body",
+                    e.body_text(),
+                ))
+            }
         };
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
@@ -218,23 +255,37 @@ async fn read_multipart(
                     "surface" => ctx.surface = text,
                     _ => {
                         ctx = serde_json::from_str(&text).map_err(|e| {
-                            bad("invalid_platform_context", "Invalid platform_context", e.to_string())
+                            bad(
+                                "invalid_platform_context",
+                                "Invalid platform_context",
+                                e.to_string(),
+                            )
                         })?
                     }
                 }
             }
-            other => {
-                return Err(bad(
-                    "unknown_field",
-                    "Unknown multipart field",
-                    format!("unknown field {other:?}; expected file, upload_id, surface, platform_context"),
-                ))
-            }
+            other => return Err(bad(
+                "unknown_field",
+                "Unknown multipart field",
+                format!(
+                    "unknown field {other:?}; expected file, upload_id, surface, platform_context"
+                ),
+            )),
         }
     }
-    let (bytes, declared) = file.ok_or_else(|| bad("missing_file", "Missing file", "the multipart body has no `file` part"))?;
+    let (bytes, declared) = file.ok_or_else(|| {
+        bad(
+            "missing_file",
+            "Missing file",
+            "the multipart body has no `file` part",
+        )
+    })?;
     if bytes.is_empty() {
-        return Err(bad("empty_body", "Empty upload", "the `file` part is empty"));
+        return Err(bad(
+            "empty_body",
+            "Empty upload",
+            "the `file` part is empty",
+        ));
     }
     if bytes.len() > max {
         return Err(too_large(max));
@@ -267,7 +318,13 @@ async fn accept(
         tracing::error!(error = %e, "database unavailable in hook");
         unavailable("the database")
     };
-    if state.store.get_upload(&id).await.map_err(store_down)?.is_some() {
+    if state
+        .store
+        .get_upload(&id)
+        .await
+        .map_err(store_down)?
+        .is_some()
+    {
         metrics::UPLOADS.with_label_values(&["duplicate"]).inc();
         return Ok(accepted(&id, true));
     }
@@ -283,7 +340,12 @@ async fn accept(
         Media::Url(u) => {
             let path = state.media.resolve(&u).map_err(|e| match e {
                 MediaError::Io(_) => unavailable("the media store"),
-                other => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, other.kind(), "Unusable media_url", other.to_string()),
+                other => Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    other.kind(),
+                    "Unusable media_url",
+                    other.to_string(),
+                ),
             })?;
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if size as usize > state.max_upload_bytes {
@@ -305,15 +367,26 @@ async fn accept(
         metrics::UPLOADS.with_label_values(&["duplicate"]).inc();
         return Ok(accepted(&id, true));
     }
-    if let Err(e) = state.producer.send_json(&state.topics.uploads, id.as_str(), &msg).await {
+    if let Err(e) = state
+        .producer
+        .send_json(&state.topics.uploads, id.as_str(), &msg)
+        .await
+    {
         tracing::error!(error = %e, "cannot enqueue upload; refusing it with 503");
-        let _ = state.store.set_upload_status(&id, UploadStatus::Rejected, Some("broker_unavailable")).await;
+        let _ = state
+            .store
+            .set_upload_status(&id, UploadStatus::Rejected, Some("broker_unavailable"))
+            .await;
         if stored_here {
             let _ = state.media.delete(&media_url).await;
         }
         return Err(unavailable("the message broker"));
     }
-    if let Err(e) = state.store.set_upload_status(&id, UploadStatus::Enqueued, None).await {
+    if let Err(e) = state
+        .store
+        .set_upload_status(&id, UploadStatus::Enqueued, None)
+        .await
+    {
         // The upload is on the topic; only the bookkeeping lagged.
         tracing::warn!(error = %e, "cannot mark upload enqueued");
     }
@@ -346,15 +419,35 @@ struct UploadStatusBody {
 async fn get_upload(State(state): State<Arc<HookState>>, Path(id): Path<String>) -> Response {
     let start = Instant::now();
     let resp = async {
-        let id = UploadId::parse(&id).map_err(|e| bad("invalid_upload_id", "Invalid upload id", e.to_string()))?;
+        let id = UploadId::parse(&id)
+            .map_err(|e| bad("invalid_upload_id", "Invalid upload id", e.to_string()))?;
         let row = state.store.get_upload(&id).await.map_err(|e| {
             tracing::error!(error = %e, "database unavailable");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable", "the database is unavailable").with_retry_after(5)
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+                "the database is unavailable",
+            )
+            .with_retry_after(5)
         })?;
-        let row = row.ok_or_else(|| Problem::new(StatusCode::NOT_FOUND, "not_found", "No such upload", "no upload has this id"))?;
+        let row = row.ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "No such upload",
+                "no upload has this id",
+            )
+        })?;
         let verdict = state.store.latest_verdict(&id).await.map_err(|e| {
             tracing::error!(error = %e, "database unavailable");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Temporarily unavailable", "the database is unavailable").with_retry_after(5)
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+                "the database is unavailable",
+            )
+            .with_retry_after(5)
         })?;
         Ok::<_, Problem>(Json(UploadStatusBody {
             upload_id: id.to_string(),

@@ -9,7 +9,11 @@ use vigil_hashdb::formats::{Format, ImportOptions};
 use vigil_hashdb::{BankAction, BankStatus, SignalType};
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "Find and act on known terrorist and violent-extremist media, and measure how often that goes wrong.")]
+#[command(
+    name = "vigil",
+    version,
+    about = "Find and act on known terrorist and violent-extremist media, and measure how often that goes wrong."
+)]
 struct Cli {
     /// Configuration file (TOML). `VIGIL_*` environment variables override it.
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
@@ -152,10 +156,45 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::User { command } => user(&config, command).await,
-        Command::Serve => App::start(&config, Roles::ALL).await?.run_until_signal().await,
-        Command::Hook => role(&config, Roles { hook: true, workers: false, review: false }).await,
-        Command::Worker => role(&config, Roles { hook: false, workers: true, review: false }).await,
-        Command::Review => role(&config, Roles { hook: false, workers: false, review: true }).await,
+        Command::Serve => {
+            App::start(&config, Roles::ALL)
+                .await?
+                .run_until_signal()
+                .await
+        }
+        Command::Hook => {
+            role(
+                &config,
+                Roles {
+                    hook: true,
+                    workers: false,
+                    review: false,
+                },
+            )
+            .await
+        }
+        Command::Worker => {
+            role(
+                &config,
+                Roles {
+                    hook: false,
+                    workers: true,
+                    review: false,
+                },
+            )
+            .await
+        }
+        Command::Review => {
+            role(
+                &config,
+                Roles {
+                    hook: false,
+                    workers: false,
+                    review: true,
+                },
+            )
+            .await
+        }
         Command::Bank { command } => bank(&config, command).await,
         Command::Match {
             file,
@@ -166,16 +205,29 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(format == "tsv", "only --format tsv is supported");
             let store = open_store(&config).await?;
             let (db, _) = store.load_hashdb().await?;
-            let input = std::io::BufReader::new(std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?);
+            let input = std::io::BufReader::new(
+                std::fs::File::open(&file)
+                    .with_context(|| format!("cannot open {}", file.display()))?,
+            );
             let mut out = std::io::stdout().lock();
-            let (q, n) = vigil::banks::match_lines(&db, input, bank.as_deref(), max_distance.min(63), &mut out)?;
+            let (q, n) = vigil::banks::match_lines(
+                &db,
+                input,
+                bank.as_deref(),
+                max_distance.min(63),
+                &mut out,
+            )?;
             eprintln!("match queries={q} hits={n}");
             Ok(())
         }
         Command::Hash { files } => hash(&files, &config),
         Command::Demo { keep_running } => {
             let report = vigil::demo::run(&config, keep_running).await?;
-            anyhow::ensure!(report.missing == 0, "{} uploads got no verdict", report.missing);
+            anyhow::ensure!(
+                report.missing == 0,
+                "{} uploads got no verdict",
+                report.missing
+            );
             Ok(())
         }
     }
@@ -199,7 +251,11 @@ async fn open_store(config: &Config) -> anyhow::Result<vigil_store::Store> {
 async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     match command {
-        BankCommand::Create { name, action, labels } => {
+        BankCommand::Create {
+            name,
+            action,
+            labels,
+        } => {
             let action = match action {
                 ActionArg::Takedown => BankAction::Takedown,
                 ActionArg::ReviewOnly => BankAction::ReviewOnly,
@@ -229,7 +285,11 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             vigil::banks::export(&store, &bank, format, &mut out).await?;
         }
-        BankCommand::Add { bank, signal_type, signal } => {
+        BankCommand::Add {
+            bank,
+            signal_type,
+            signal,
+        } => {
             let t: SignalType = signal_type.parse()?;
             let svc = vigil::banks::service(config, store)?;
             let id = vigil::banks::add(&svc, &bank, t, &signal).await?;
@@ -265,7 +325,14 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
                     .filter(|(name, _, _)| *name == b.name)
                     .map(|(_, t, n)| format!("{t}={n}"))
                     .collect();
-                println!("{}\taction={:?}\tstatus={:?}\tlabels={}\t{}", b.name, b.action, b.status, b.labels.join(","), n.join(" "));
+                println!(
+                    "{}\taction={:?}\tstatus={:?}\tlabels={}\t{}",
+                    b.name,
+                    b.action,
+                    b.status,
+                    b.labels.join(","),
+                    n.join(" ")
+                );
             }
         }
     }
@@ -282,12 +349,25 @@ fn hash(files: &[PathBuf], config: &Config) -> anyhow::Result<()> {
         let sha = hex::encode(sha2::Sha256::digest(&bytes));
         match vigil_decode::decode_image(&bytes, &limits) {
             Ok(img) => {
-                let p = vigil_pdq::hash_rgb(img.rgb.width() as usize, img.rgb.height() as usize, img.rgb.as_raw())?;
-                println!("{}\tmd5={md5}\tsha256={sha}\tpdq={}\tquality={}", f.display(), p.hash, p.quality);
+                let p = vigil_pdq::hash_rgb(
+                    img.rgb.width() as usize,
+                    img.rgb.height() as usize,
+                    img.rgb.as_raw(),
+                )?;
+                println!(
+                    "{}\tmd5={md5}\tsha256={sha}\tpdq={}\tquality={}",
+                    f.display(),
+                    p.hash,
+                    p.quality
+                );
             }
             Err(e) => {
                 failed += 1;
-                println!("{}\tmd5={md5}\tsha256={sha}\terror={}: {e}", f.display(), e.kind());
+                println!(
+                    "{}\tmd5={md5}\tsha256={sha}\terror={}: {e}",
+                    f.display(),
+                    e.kind()
+                );
             }
         }
     }
@@ -342,7 +422,10 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                 }
             };
             let created = vigil_review::add_user(&store, &name, role, &password).await?;
-            println!("user {name} {} with role {role}", if created { "created" } else { "updated" });
+            println!(
+                "user {name} {} with role {role}",
+                if created { "created" } else { "updated" }
+            );
         }
         UserCommand::List => {
             for (name, role, disabled) in store.users().await? {

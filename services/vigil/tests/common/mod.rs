@@ -44,7 +44,12 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
-    pub async fn upload(&self, bytes: Vec<u8>, content_type: &str, surface: &str) -> reqwest::Response {
+    pub async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        content_type: &str,
+        surface: &str,
+    ) -> reqwest::Response {
         let part = reqwest::multipart::Part::bytes(bytes)
             .file_name("f")
             .mime_str(content_type)
@@ -103,7 +108,10 @@ impl TestApp {
 /// The value of a metric line (name with labels, exactly as rendered).
 pub fn metric_value(text: &str, series: &str) -> f64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
         .unwrap_or(0.0)
 }
 
