@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIGIL_RELEASE := $(or $(CARGO_TARGET_DIR),target)/release/vigil
 
-.PHONY: all setup build demo serve test fmt clippy unit-tests bench-pdq bench-hashdb bench-classifier train clean help
+.PHONY: all setup build demo serve test fmt clippy unit-tests bench-pdq bench-hashdb bench-classifier bench-vpdq train clean help
 
 all: build
 
@@ -15,6 +15,7 @@ help:
 ## Installs ONNX Runtime (PyPI wheel) into .deps/ and checks PostgreSQL for the tests.
 setup:
 	@bash scripts/setup-ort.sh >/dev/null
+	@bash scripts/setup-ffmpeg.sh >/dev/null
 	@echo "setup: ONNX Runtime ready in .deps/python"
 
 build: setup
@@ -50,6 +51,9 @@ bench-pdq:
 
 bench-hashdb:
 	bash benches/scripts/bench-hashdb.sh
+
+bench-vpdq:
+	bash benches/scripts/bench-vpdq.sh
 
 bench-classifier: setup
 	bash benches/scripts/bench-classifier.sh

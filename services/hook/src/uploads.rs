@@ -24,6 +24,9 @@ const ACCEPTED_TYPES: &[&str] = &[
     "image/webp",
     "image/bmp",
     "image/tiff",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
     "application/octet-stream",
 ];
 
@@ -264,15 +267,13 @@ async fn read_multipart(
                     }
                 }
             }
-            other => {
-                return Err(bad(
-                    "unknown_field",
-                    "Unknown multipart field",
-                    format!(
+            other => return Err(bad(
+                "unknown_field",
+                "Unknown multipart field",
+                format!(
                     "unknown field {other:?}; expected file, upload_id, surface, platform_context"
                 ),
-                ))
-            }
+            )),
         }
     }
     let (bytes, declared) = file.ok_or_else(|| {
