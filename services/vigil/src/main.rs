@@ -42,11 +42,20 @@ enum Command {
         #[command(subcommand)]
         command: BankCommand,
     },
-    /// Print MD5, SHA-256 and PDQ (with quality) of media files.
+    /// Print MD5, SHA-256 and PDQ (with quality) of media files, or with
+    /// `--format vpdq` the vPDQ of videos in the reference text format.
     Hash {
         /// Files to hash.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// `text`: one summary line per file; `vpdq`: one
+        /// `frame_number,quality,pdq_hex,timestamp_seconds` line per hashed
+        /// video frame (a `# file` line first when several files are given).
+        #[arg(long, value_enum, default_value = "text")]
+        format: HashFormat,
+        /// vPDQ: seconds between hashed frames (0 = every frame).
+        #[arg(long, default_value_t = 1.0)]
+        seconds_per_hash: f64,
     },
     /// Match PDQ hashes (`pdq <hex>` per line) against the banks: one `query\tbank\tentry_id\tdistance` row per hit.
     Match {
@@ -65,6 +74,12 @@ enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum HashFormat {
+    Text,
+    Vpdq,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -220,7 +235,8 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("match queries={q} hits={n}");
             Ok(())
         }
-        Command::Hash { files } => hash(&files, &config),
+        Command::Hash { files, format: HashFormat::Text, .. } => hash(&files, &config),
+        Command::Hash { files, format: HashFormat::Vpdq, seconds_per_hash } => hash_vpdq(&files, seconds_per_hash),
         Command::Demo { keep_running } => {
             let report = vigil::demo::run(&config, keep_running).await?;
             anyhow::ensure!(
@@ -372,6 +388,58 @@ fn hash(files: &[PathBuf], config: &Config) -> anyhow::Result<()> {
         }
     }
     anyhow::ensure!(failed == 0, "{failed} file(s) could not be decoded");
+    Ok(())
+}
+
+/// `vigil hash --format vpdq`: decode each video (FFmpeg subprocess, default
+/// video limits) and print its vPDQ in the reference text format.
+fn hash_vpdq(files: &[PathBuf], seconds_per_hash: f64) -> anyhow::Result<()> {
+    use std::io::Write;
+    use vigil_decode::video::{decode_video_file, VideoLimits, VideoOptions};
+    anyhow::ensure!(
+        seconds_per_hash.is_finite() && seconds_per_hash >= 0.0,
+        "--seconds-per-hash must be a non-negative number"
+    );
+    let options = VideoOptions {
+        seconds_per_hash,
+        ..VideoOptions::default()
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut failed = 0;
+    for f in files {
+        let mut hasher = vigil_vpdq::VpdqHasher::new();
+        let mut hash_error = None;
+        let decoded = decode_video_file(f, &VideoLimits::default(), &options, |frame| {
+            if let Err(e) = hasher.push(
+                frame.frame_number,
+                frame.timestamp,
+                frame.width as usize,
+                frame.height as usize,
+                frame.rgb,
+            ) {
+                hash_error.get_or_insert(e);
+            }
+        });
+        match (decoded, hash_error) {
+            (Ok(_), None) => {
+                if files.len() > 1 {
+                    writeln!(out, "# {}", f.display())?;
+                }
+                out.write_all(vigil_vpdq::format_features(&hasher.finish()).as_bytes())?;
+            }
+            (Err(e), _) => {
+                failed += 1;
+                eprintln!("{}: error={}: {e}", f.display(), e.kind());
+            }
+            (Ok(_), Some(e)) => {
+                failed += 1;
+                eprintln!("{}: error=hash: {e}", f.display());
+            }
+        }
+    }
+    out.flush()?;
+    anyhow::ensure!(failed == 0, "{failed} video(s) could not be hashed");
     Ok(())
 }
 
