@@ -342,3 +342,56 @@ fn tempdir() -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Truncations and corruptions of a real video: every result is frames or a
+/// typed error, never a panic or a hang.
+#[test]
+fn hostile_variants_give_frames_or_typed_errors() {
+    require_ffmpeg();
+    let bytes = std::fs::read(sample("pattern-sd-grey-bar")).unwrap();
+    let limits = VideoLimits {
+        timeout: Duration::from_secs(20),
+        ..VideoLimits::default()
+    };
+    let opts = VideoOptions::default();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut cases: Vec<Vec<u8>> = Vec::new();
+    for cut in [12usize, 100, 1000, 10_000, bytes.len() / 2, bytes.len() - 1] {
+        cases.push(bytes[..cut.min(bytes.len())].to_vec());
+    }
+    for _ in 0..8 {
+        let mut b = bytes.clone();
+        for _ in 0..50 {
+            let i = (next() as usize) % b.len();
+            b[i] = next() as u8;
+        }
+        cases.push(b);
+    }
+    let known = [
+        "empty",
+        "too_many_bytes",
+        "unsupported_format",
+        "too_long",
+        "too_many_pixels",
+        "too_many_frames",
+        "timeout",
+        "no_video_stream",
+        "corrupt",
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let mut frames = 0;
+        match decode_video(case, &limits, &opts, |f| {
+            assert_eq!(f.rgb.len(), f.width as usize * f.height as usize * 3);
+            frames += 1;
+        }) {
+            Ok(d) => assert_eq!(d.frames, frames, "case {i}"),
+            Err(e) => assert!(known.contains(&e.kind()), "case {i}: {e}"),
+        }
+    }
+}
