@@ -5,6 +5,11 @@
 //! `0,100,e271…055c,0.000`. Frame numbers count decoded frames from 0;
 //! timestamps are seconds with three decimals. Empty lines and lines that
 //! start with `#` are skipped when parsing.
+//!
+//! ThreatExchange / python-threatexchange exchange a vPDQ signal as a JSON
+//! array of `"pdq_hex,quality,timestamp"` strings (no frame numbers):
+//! [`parse_te_signal`] and [`format_te_signal`] read and write that form, so
+//! a `vpdq` row of a ThreatExchange CSV or update can be banked and exported.
 
 use std::fmt::Write as _;
 use vigil_pdq::PdqHash;
@@ -24,6 +29,8 @@ pub enum VpdqError {
     Timestamp { line: usize },
     #[error("more than {limit} frames")]
     TooManyFrames { limit: usize },
+    #[error("a ThreatExchange vPDQ signal must be a JSON array of strings")]
+    Json,
 }
 
 impl VpdqError {
@@ -36,6 +43,7 @@ impl VpdqError {
             VpdqError::Hash { .. } => "hash",
             VpdqError::Timestamp { .. } => "timestamp",
             VpdqError::TooManyFrames { .. } => "too_many_frames",
+            VpdqError::Json => "json",
         }
     }
 }
@@ -136,6 +144,50 @@ pub fn format_features(features: &[VpdqFeature]) -> String {
     s
 }
 
+/// Parse a ThreatExchange vPDQ signal: a JSON array of
+/// `"pdq_hex,quality,timestamp"` strings. Frame numbers, which the format
+/// does not carry, are the positions in the array.
+pub fn parse_te_signal(signal: &str) -> Result<Vec<VpdqFeature>, VpdqError> {
+    let items: Vec<String> = if signal.trim().is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_str(signal).map_err(|_| VpdqError::Json)?
+    };
+    if items.len() > MAX_PARSED_FRAMES {
+        return Err(VpdqError::TooManyFrames {
+            limit: MAX_PARSED_FRAMES,
+        });
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let line = i + 1;
+            let fields: Vec<&str> = item.split(',').map(str::trim).collect();
+            if fields.len() != 3 {
+                return Err(VpdqError::FieldCount {
+                    line,
+                    fields: fields.len(),
+                });
+            }
+            parse_line(
+                &format!("{i},{},{},{}", fields[1], fields[0], fields[2]),
+                line,
+            )
+        })
+        .collect()
+}
+
+/// Write features as a ThreatExchange vPDQ signal (timestamps with three
+/// decimals).
+pub fn format_te_signal(features: &[VpdqFeature]) -> String {
+    let items: Vec<String> = features
+        .iter()
+        .map(|f| format!("{},{},{:.3}", f.hash.to_hex(), f.quality, f.timestamp))
+        .collect();
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +237,22 @@ mod tests {
             parse_features(&second).unwrap_err(),
             VpdqError::FieldCount { line: 3, fields: 2 }
         );
+    }
+
+    #[test]
+    fn threatexchange_signal_round_trip() {
+        let f = parse_features(LINES).unwrap();
+        let te = format_te_signal(&f);
+        assert!(te.starts_with("[\"e2710178"), "{te}");
+        assert!(te.contains(",42,0.033\""), "{te}");
+        assert_eq!(parse_te_signal(&te).unwrap(), f);
+        // python-threatexchange writes `{:.3}` (three significant digits).
+        let py = r#"["e271017837246aaccddea259648fb7d62f435c89d9e99b2497763e216c8d055c,100,12.3"]"#;
+        assert_eq!(parse_te_signal(py).unwrap()[0].timestamp, 12.3);
+        assert!(parse_te_signal("[\"abc,1,0\"]").is_err());
+        assert_eq!(parse_te_signal("{").unwrap_err(), VpdqError::Json);
+        assert!(parse_te_signal("[\"a,b\"]").is_err());
+        assert_eq!(parse_te_signal("").unwrap(), vec![]);
     }
 
     #[test]

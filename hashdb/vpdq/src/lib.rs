@@ -22,7 +22,9 @@ pub mod hasher;
 pub mod index;
 pub mod matching;
 
-pub use feature::{format_features, parse_features, VpdqError, VpdqFeature};
+pub use feature::{
+    format_features, format_te_signal, parse_features, parse_te_signal, VpdqError, VpdqFeature,
+};
 pub use hasher::{hash_frame, VpdqHasher};
 pub use index::{VideoHit, VideoIndex};
 pub use matching::{
