@@ -445,15 +445,8 @@ pub async fn audit(
     if let Err(p) = user.require(Role::Lead) {
         return p.into_response();
     }
-    match state.store.audit_log(&p.query()).await {
-        Ok(rows) => Json(serde_json::json!({
-            "entries": rows.into_iter().map(|e| serde_json::json!({
-                "at": e.at, "actor": e.actor, "action": e.action, "upload_id": e.upload_id,
-                "policy_version": e.policy_version, "decision": e.decision, "reason": e.reason,
-                "note": e.note, "detail": e.detail,
-            })).collect::<Vec<_>>()
-        }))
-        .into_response(),
-        Err(e) => Problem::from(e).into_response(),
+    match state.audit_entries(&p).await {
+        Ok(rows) => Json(serde_json::json!({ "entries": rows })).into_response(),
+        Err(p) => p.into_response(),
     }
 }

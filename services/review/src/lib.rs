@@ -17,6 +17,7 @@ pub mod api;
 pub mod auth;
 pub mod metrics;
 pub mod problem;
+pub mod search;
 pub mod ui;
 
 use axum::routing::{get, post};
@@ -76,6 +77,8 @@ pub struct ReviewState {
     pub publish: Option<Publish>,
     pub config: Arc<ReviewConfig>,
     pub limiter: Arc<auth::LoginLimiter>,
+    /// Full-text search over the audit log (None if the index could not be created).
+    pub search: Option<Arc<search::SearchIndex>>,
     publishing: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -92,6 +95,13 @@ impl ReviewState {
             publish,
             config: Arc::new(config),
             limiter: Arc::new(auth::LoginLimiter::default()),
+            search: match search::SearchIndex::new() {
+                Ok(i) => Some(Arc::new(i)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot create the search index; search falls back to SQL");
+                    None
+                }
+            },
             publishing: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -135,6 +145,63 @@ impl ReviewState {
         done
     }
 
+    /// Audit entries matching `p`: tantivy when there is search text, SQL
+    /// filters otherwise.
+    pub async fn audit_entries(
+        &self,
+        p: &api::AuditParams,
+    ) -> Result<Vec<search::Hit>, problem::Problem> {
+        let q = p.query();
+        if let (Some(text), Some(index)) = (&q.text, &self.search) {
+            let mut text = text.clone();
+            let simple = |v: &str| {
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            };
+            for (field, value) in [
+                ("actor", &q.actor),
+                ("action", &q.action),
+                ("upload_id", &q.upload_id),
+            ] {
+                if let Some(v) = value.as_deref().filter(|v| simple(v)) {
+                    text = format!("({text}) AND {field}:\"{v}\"");
+                }
+            }
+            return index
+                .search(
+                    &self.store,
+                    &text,
+                    q.from.as_deref(),
+                    q.to.as_deref(),
+                    q.limit as usize,
+                )
+                .await
+                .map_err(|e| match e {
+                    search::SearchError::Query(m) => {
+                        problem::Problem::bad_request(&format!("Search: {m}"))
+                    }
+                    other => {
+                        tracing::error!(error = %other, "search failed");
+                        problem::Problem::unavailable()
+                    }
+                });
+        }
+        let rows = self.store.audit_log(&q).await?;
+        Ok(rows
+            .into_iter()
+            .map(|e| search::Hit {
+                audit_id: e.audit_id,
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                upload_id: e.upload_id,
+                decision: e.decision,
+                reason: e.reason,
+                note: e.note,
+            })
+            .collect())
+    }
+
     async fn refresh_queue_gauges(&self) {
         if let Ok(s) = self.store.queue_stats().await {
             metrics::QUEUE.with_label_values(&["open"]).set(s.open);
@@ -157,6 +224,11 @@ pub async fn run_outbox(state: ReviewState, every: Duration, mut shutdown: watch
     loop {
         state.publish_pending().await;
         state.refresh_queue_gauges().await;
+        if let Some(index) = &state.search {
+            if let Err(e) = index.sync(&state.store).await {
+                tracing::warn!(error = %e, "cannot update the search index");
+            }
+        }
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tokio::time::sleep(every) => {}

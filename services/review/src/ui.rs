@@ -258,9 +258,18 @@ pub async fn queue(
                 10,
             )
             .await?;
-        Ok::<_, vigil_store::StoreError>((stats, mine, open, recent))
+        let team = if user.role >= Role::Lead {
+            let since = chrono::Utc::now() - chrono::Duration::days(7);
+            state
+                .store
+                .reviewer_stats(&since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                .await?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, vigil_store::StoreError>((stats, mine, open, recent, team))
     };
-    let (stats, mine, open, recent) = match load.await {
+    let (stats, mine, open, recent, team) = match load.await {
         Ok(v) => v,
         Err(e) => return error_page(&state, Some(&user), e.into()),
     };
@@ -329,6 +338,31 @@ pub async fn queue(
                         }
                     }
                 }
+            }
+        }
+        @if !team.is_empty() {
+            section.card {
+                h2 { "Reviewers " span.muted { "· last 7 days" } }
+                table {
+                    thead { tr { th { "Reviewer" } th { "Decisions" } th { "Uphold" } th { "Overturn" } th { "Exempt" } th { "Escalate" } th { "Second looks" } th { "Agreement" } } }
+                    tbody {
+                        @for r in &team {
+                            tr {
+                                td { (r.reviewer) }
+                                td { (r.decisions) }
+                                td { (r.uphold) } td { (r.overturn) } td { (r.exempt) } td { (r.escalate) }
+                                td { (r.second_looks) }
+                                td {
+                                    @if r.second_looks > 0 {
+                                        (format!("{:.0}%", 100.0 * r.agreed as f64 / r.second_looks as f64))
+                                        span.muted { " (" (r.agreed) "/" (r.second_looks) ")" }
+                                    } @else { span.muted { "—" } }
+                                }
+                            }
+                        }
+                    }
+                }
+                p.muted { "Agreement: how often a later reviewer of the same item (appeal or second look) reached the same final decision." }
             }
         }
         @if !recent.is_empty() {
@@ -746,18 +780,17 @@ pub async fn audit(
     if let Err(e) = user.require(Role::Lead) {
         return error_page(&state, Some(&user), e);
     }
-    let q = p.query();
-    let rows = match state.store.audit_log(&q).await {
+    let rows = match state.audit_entries(&p).await {
         Ok(r) => r,
-        Err(e) => return error_page(&state, Some(&user), e.into()),
+        Err(e) => return error_page(&state, Some(&user), e),
     };
     let v = |s: &Option<String>| s.clone().unwrap_or_default();
     let body = html! {
         section.card {
             h1 { "Audit log" }
-            p.muted { "Every claim, release, decision, appeal and sign-in, newest first. Append-only." }
+            p.muted { "Every claim, release, decision, appeal and sign-in, newest first. Append-only. Search text uses the full-text index (notes, reasons, banks, labels); the other filters narrow it." }
             form.filters method="get" action="/review/audit" {
-                input name="q" placeholder="Search notes and reasons" value=(v(&p.q));
+                input name="q" placeholder="Search: words, bank:tve-demo, label:gifct, decision:uphold, actor:alice" value=(v(&p.q));
                 input name="actor" placeholder="Who" value=(v(&p.actor));
                 select name="action" {
                     option value="" { "Any action" }

@@ -387,6 +387,21 @@ pub struct AuditQuery {
     pub limit: i64,
 }
 
+/// One reviewer's throughput and agreement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReviewerStats {
+    pub reviewer: String,
+    pub decisions: i64,
+    pub uphold: i64,
+    pub overturn: i64,
+    pub escalate: i64,
+    pub exempt: i64,
+    /// Final decisions of this reviewer that another reviewer later decided again.
+    pub second_looks: i64,
+    /// Of those, how many got the same decision.
+    pub agreed: i64,
+}
+
 /// Queue depth by state.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueStats {
@@ -945,6 +960,56 @@ impl Store {
         })
     }
 
+    /// Per reviewer since `since` (RFC 3339): decisions by kind, and how
+    /// often a later reviewer of the same item (an appeal or a second look)
+    /// reached the same final decision. Escalations are not compared.
+    pub async fn reviewer_stats(&self, since: &str) -> Result<Vec<ReviewerStats>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT reviewer, COUNT(*) AS n,
+                COALESCE(SUM(CASE WHEN decision = 'uphold' THEN 1 ELSE 0 END), 0) AS uphold,
+                COALESCE(SUM(CASE WHEN decision = 'overturn' THEN 1 ELSE 0 END), 0) AS overturn,
+                COALESCE(SUM(CASE WHEN decision = 'escalate' THEN 1 ELSE 0 END), 0) AS escalate,
+                COALESCE(SUM(CASE WHEN decision = 'exempt' THEN 1 ELSE 0 END), 0) AS exempt
+             FROM review_decisions WHERE decided_at >= $1 GROUP BY reviewer ORDER BY n DESC, reviewer",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(ReviewerStats {
+                reviewer: r.try_get("reviewer")?,
+                decisions: r.try_get("n")?,
+                uphold: r.try_get("uphold")?,
+                overturn: r.try_get("overturn")?,
+                escalate: r.try_get("escalate")?,
+                exempt: r.try_get("exempt")?,
+                second_looks: 0,
+                agreed: 0,
+            });
+        }
+        let pairs = sqlx::query(
+            "SELECT a.reviewer AS reviewer, COUNT(*) AS pairs,
+                COALESCE(SUM(CASE WHEN a.decision = b.decision THEN 1 ELSE 0 END), 0) AS agreed
+             FROM review_decisions a JOIN review_decisions b
+               ON a.upload_id = b.upload_id AND a.policy_version = b.policy_version AND b.round > a.round
+             WHERE a.decided_at >= $1 AND a.decision <> 'escalate' AND b.decision <> 'escalate'
+               AND a.reviewer <> b.reviewer
+             GROUP BY a.reviewer",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in pairs {
+            let who: String = r.try_get("reviewer")?;
+            if let Some(s) = out.iter_mut().find(|s| s.reviewer == who) {
+                s.second_looks = r.try_get("pairs")?;
+                s.agreed = r.try_get("agreed")?;
+            }
+        }
+        Ok(out)
+    }
+
     // ---- appeals ----
 
     /// File an uploader's appeal against a takedown. A decided item whose
@@ -1272,6 +1337,26 @@ impl Store {
         .insert(&ts(Utc::now()), &self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Audit records after `(at, audit_id)`, oldest first: what a search
+    /// index that has seen everything up to that record still lacks.
+    pub async fn audit_after(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let (at, id) = after.unwrap_or(("", ""));
+        let rows = sqlx::query(
+            "SELECT audit_id, at, actor, action, upload_id, policy_version, decision, reason, note, detail FROM audit_log
+             WHERE at > $1 OR (at = $1 AND audit_id > $2) ORDER BY at, audit_id LIMIT $3",
+        )
+        .bind(at)
+        .bind(id)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(audit_row).collect::<Result<_, _>>()?)
     }
 
     /// Read the audit log, newest first.

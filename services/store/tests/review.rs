@@ -496,6 +496,25 @@ async fn appeals_go_to_a_different_reviewer(store: Store) {
         (appeals[0].3.as_str(), appeals[0].4.as_deref()),
         ("decided", Some("exempt"))
     );
+    // Agreement: Bob's look at Alice's decision disagreed.
+    let stats = store.reviewer_stats("2000-01-01T00:00:00Z").await.unwrap();
+    let alice = stats.iter().find(|s| s.reviewer == "alice").unwrap();
+    assert_eq!(
+        (
+            alice.decisions,
+            alice.uphold,
+            alice.second_looks,
+            alice.agreed
+        ),
+        (1, 1, 1, 0)
+    );
+    let bob = stats.iter().find(|s| s.reviewer == "bob").unwrap();
+    assert_eq!((bob.decisions, bob.exempt, bob.second_looks), (1, 1, 0));
+    assert!(store
+        .reviewer_stats("2999-01-01T00:00:00Z")
+        .await
+        .unwrap()
+        .is_empty());
     // Left up now: nothing more to appeal.
     assert!(matches!(
         store.file_appeal("rev", None, "platform", None).await,

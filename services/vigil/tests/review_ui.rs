@@ -442,6 +442,28 @@ async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
         "newest first"
     );
 
+    // Full-text search over the audit log and its cases.
+    let found: serde_json::Value = c
+        .get(format!("{base}/api/audit"))
+        .query(&[("q", "bank:tve-demo AND decision:uphold")])
+        .bearer_auth(&lena_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let found = found["entries"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["actor"], "alice");
+    let (status, _) = page(
+        &c,
+        &format!("{base}/review/audit?q=%22%27%29%3B+DROP"),
+        &lena,
+    )
+    .await;
+    assert_eq!(status, 200, "hostile search text is inert");
+
     let metrics = t.metrics().await;
     assert!(
         metric_value(
