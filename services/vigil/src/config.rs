@@ -65,7 +65,7 @@ pub struct DatabaseConfig {
     pub schema: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MediaConfig {
     /// Local media folder. Unset: `<data_dir>/media`.
@@ -143,12 +143,6 @@ impl Default for DatabaseConfig {
             max_connections: 8,
             schema: None,
         }
-    }
-}
-
-impl Default for MediaConfig {
-    fn default() -> Self {
-        MediaConfig { root: None }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod app;
 pub mod banks;
 pub mod config;
 pub mod demo;
+pub mod model_eval;
 
 pub use app::{App, Roles};
 pub use config::Config;

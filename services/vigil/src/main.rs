@@ -68,6 +68,11 @@ enum Command {
         #[arg(long, default_value = "tsv")]
         format: String,
     },
+    /// Evaluate the classifier.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// Generate synthetic media, send it through a fresh embedded Vigil and print the verdicts.
     Demo {
         /// Keep serving after the table is printed, until Ctrl-C.
@@ -80,6 +85,26 @@ enum Command {
 enum HashFormat {
     Text,
     Vpdq,
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Precision, recall, ROC-AUC, ECE and confusion matrices per slice, at the policy's and the model's thresholds;
+    /// writes report.txt, reliability.png and pr_curve.png.
+    Eval {
+        /// Model file (.onnx, with its .json metadata beside it); the configured model when unset.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Folder of `<slice>/positive/*` and `<slice>/negative/*` images; synthetic data when unset.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Synthetic images per slice when no --data is given.
+        #[arg(long, default_value_t = 100)]
+        synthetic: usize,
+        /// Where the report and plots go.
+        #[arg(long, default_value = "var/model-eval")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -211,6 +236,38 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Bank { command } => bank(&config, command).await,
+        Command::Model {
+            command:
+                ModelCommand::Eval {
+                    model,
+                    data,
+                    synthetic,
+                    out,
+                },
+        } => {
+            let mut mc = config.classifier.model.clone();
+            if let Some(m) = model {
+                mc.model_path = m;
+            }
+            let policy = match &config.policy_file {
+                Some(p) => vigil_pipeline::Policy::from_file(p)?,
+                None => vigil_pipeline::Policy::builtin(),
+            };
+            let report = vigil::model_eval::run(
+                &mc,
+                data.as_deref(),
+                synthetic,
+                policy.classifier.review_above,
+                &config.decode_limits(),
+                &out,
+            )?;
+            print!("{}", report.to_text());
+            println!(
+                "wrote {}/report.txt, reliability.png, pr_curve.png",
+                out.display()
+            );
+            Ok(())
+        }
         Command::Match {
             file,
             bank,
@@ -235,8 +292,16 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("match queries={q} hits={n}");
             Ok(())
         }
-        Command::Hash { files, format: HashFormat::Text, .. } => hash(&files, &config),
-        Command::Hash { files, format: HashFormat::Vpdq, seconds_per_hash } => hash_vpdq(&files, seconds_per_hash),
+        Command::Hash {
+            files,
+            format: HashFormat::Text,
+            ..
+        } => hash(&files, &config),
+        Command::Hash {
+            files,
+            format: HashFormat::Vpdq,
+            seconds_per_hash,
+        } => hash_vpdq(&files, seconds_per_hash),
         Command::Demo { keep_running } => {
             let report = vigil::demo::run(&config, keep_running).await?;
             anyhow::ensure!(

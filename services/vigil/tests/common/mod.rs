@@ -13,8 +13,10 @@ pub struct TestApp {
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.data_dir = dir.to_path_buf();
+    let mut c = Config {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
     c.http.listen = "127.0.0.1:0".into();
     c.kafka.embedded_brokers = 1;
     c.kafka.partitions = 3;
