@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use vigil_pipeline::{
-    decide, Analyzer, DlqRecord, Evidence, Policy, UploadMsg, Verdict, MESSAGE_VERSION,
+    decide_with_video, Analyzer, DlqRecord, Evidence, Policy, UploadMsg, Verdict, MESSAGE_VERSION,
 };
 use vigil_store::{MediaStore, Store, UploadStatus};
 
@@ -333,7 +333,12 @@ pub async fn process_record(
         decode_error: analysis.decode_error.as_ref().map(|e| e.kind().to_string()),
         now: Utc::now(),
     };
-    let (verdict, review) = decide(&evidence, &policy);
+    let video_matches = analysis
+        .video
+        .as_ref()
+        .map(|v| v.matches.as_slice())
+        .unwrap_or(&[]);
+    let (verdict, review) = decide_with_video(&evidence, video_matches, &policy);
     let inserted = retry("db_write", shutdown, || {
         deps.store.write_verdict(&verdict, review.as_ref())
     })
