@@ -55,6 +55,9 @@ pub struct ReviewConfig {
     pub secure_cookies: bool,
     /// Minutes of work after which the UI suggests a break.
     pub break_reminder_minutes: u32,
+    /// How long the media of removed uploads are kept as evidence before
+    /// they are purged from the media store (EU TCO art. 6: six months).
+    pub evidence_retention: Duration,
 }
 
 impl Default for ReviewConfig {
@@ -65,6 +68,7 @@ impl Default for ReviewConfig {
             max_media_bytes: 64 * 1024 * 1024,
             secure_cookies: false,
             break_reminder_minutes: 50,
+            evidence_retention: Duration::from_secs(183 * 24 * 3600),
         }
     }
 }
@@ -202,6 +206,52 @@ impl ReviewState {
             .collect())
     }
 
+    /// Purge the media of removed uploads kept longer than the retention
+    /// period; every purge is written to the audit log. Returns how many
+    /// were purged; stops at the first media store error (retried later).
+    pub async fn purge_expired_evidence(&self) -> Result<usize, vigil_store::StoreError> {
+        let cutoff = chrono::Utc::now()
+            - chrono::Duration::from_std(self.config.evidence_retention)
+                .unwrap_or(chrono::Duration::days(183));
+        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let why = format!(
+            "kept {} days",
+            self.config.evidence_retention.as_secs() / 86_400
+        );
+        let mut purged = 0;
+        loop {
+            let due = self.store.evidence_due(&cutoff, 500).await?;
+            if due.is_empty() {
+                break;
+            }
+            for (upload_id, media_url) in &due {
+                match self.media.delete(media_url).await {
+                    Ok(()) => {}
+                    // A reference outside the store was never ours to keep.
+                    Err(e) if !e.is_transient() => {
+                        tracing::warn!(
+                            error_kind = e.kind(),
+                            "evidence reference is not in the media store"
+                        )
+                    }
+                    Err(e) => {
+                        tracing::warn!(error_kind = e.kind(), "cannot purge evidence; will retry");
+                        return Ok(purged);
+                    }
+                }
+                if self
+                    .store
+                    .mark_media_purged(upload_id, "system", &why)
+                    .await?
+                {
+                    purged += 1;
+                    metrics::PURGED.inc();
+                }
+            }
+        }
+        Ok(purged)
+    }
+
     async fn refresh_queue_gauges(&self) {
         if let Ok(s) = self.store.queue_stats().await {
             metrics::QUEUE.with_label_values(&["open"]).set(s.open);
@@ -218,10 +268,20 @@ impl ReviewState {
     }
 }
 
-/// Background loop: retry the decision outbox and refresh queue gauges
-/// every `every` until `shutdown` changes.
+/// Background loop: retry the decision outbox, refresh queue gauges and
+/// the search index every `every`, and purge expired evidence hourly,
+/// until `shutdown` changes.
 pub async fn run_outbox(state: ReviewState, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut last_purge: Option<std::time::Instant> = None;
     loop {
+        if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_purge = Some(std::time::Instant::now());
+            match state.purge_expired_evidence().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged evidence past its retention period"),
+                Err(e) => tracing::warn!(error = %e, "evidence purge failed; will retry"),
+            }
+        }
         state.publish_pending().await;
         state.refresh_queue_gauges().await;
         if let Some(index) = &state.search {

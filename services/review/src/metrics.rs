@@ -1,7 +1,10 @@
 //! Metrics owned by human review (DESIGN.md §9). Labels are bounded:
 //! decision, outcome, refusal kind, queue state. Never user names or ids.
 
-use prometheus::{register_int_counter_vec, register_int_gauge_vec, IntCounterVec, IntGaugeVec};
+use prometheus::{
+    register_int_counter, register_int_counter_vec, register_int_gauge_vec, IntCounter,
+    IntCounterVec, IntGaugeVec,
+};
 use std::sync::LazyLock;
 
 pub static CLAIMS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -63,6 +66,14 @@ pub static QUEUE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
         "vigil_review_queue_items",
         "Review items by state (open, escalated, appeals, claimed).",
         &["state"]
+    )
+    .expect("metric registers once")
+});
+
+pub static PURGED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "vigil_review_evidence_purged_total",
+        "Media of removed uploads purged after the evidence retention period."
     )
     .expect("metric registers once")
 });

@@ -717,6 +717,18 @@ pub async fn media(
         Ok(c) => c,
         Err(p) => return p.into_response(),
     };
+    match state.store.media_purged_at(&upload_id).await {
+        Ok(Some(_)) => {
+            return Problem::new(
+                StatusCode::GONE,
+                "media_purged",
+                "The media were purged after the evidence retention period.",
+            )
+            .into_response()
+        }
+        Ok(None) => {}
+        Err(e) => return Problem::from(e).into_response(),
+    }
     let Some(upload) = ctx.upload else {
         return Problem::new(
             StatusCode::NOT_FOUND,

@@ -128,4 +128,9 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX audit_log_item ON audit_log (upload_id, at)",
         ],
     ),
+    (
+        3,
+        // Evidence retention: when the media of a removed upload was purged.
+        &["ALTER TABLE uploads ADD COLUMN media_purged_at TEXT"],
+    ),
 ];

@@ -1010,6 +1010,86 @@ impl Store {
         Ok(out)
     }
 
+    // ---- evidence retention ----
+
+    /// Removed uploads whose media are still kept and whose removal is
+    /// older than `before` (RFC 3339): taken down by a reviewer, or by an
+    /// automated takedown or upload block that no reviewer changed.
+    /// Returns `(upload_id, media_url)`.
+    pub async fn evidence_due(
+        &self,
+        before: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.upload_id, u.msg FROM uploads u
+             WHERE u.media_purged_at IS NULL AND (
+                (u.review_outcome = 'taken_down' AND u.review_outcome_at < $1)
+                OR (u.review_outcome IS NULL AND EXISTS (
+                    SELECT 1 FROM verdicts v WHERE v.upload_id = u.upload_id
+                      AND v.action IN ('takedown', 'block_upload') AND v.decided_at < $1)))
+             ORDER BY u.upload_id LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let msg: vigil_pipeline::UploadMsg =
+                serde_json::from_str(&r.try_get::<String, _>("msg")?)
+                    .map_err(|e| StoreError::Corrupt(format!("upload: {e}")))?;
+            out.push((r.try_get("upload_id")?, msg.media_url));
+        }
+        Ok(out)
+    }
+
+    /// Record that an upload's media were purged, with an audit record.
+    /// Returns false if it was already recorded.
+    pub async fn mark_media_purged(
+        &self,
+        upload_id: &str,
+        actor: &str,
+        why: &str,
+    ) -> Result<bool, StoreError> {
+        let now = ts(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE uploads SET media_purged_at = $1 WHERE upload_id = $2 AND media_purged_at IS NULL")
+            .bind(now.as_str())
+            .bind(upload_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 1 {
+            Audit {
+                actor,
+                action: "purge",
+                upload_id: Some(upload_id),
+                policy_version: None,
+                decision: None,
+                reason: Some("retention_expired"),
+                note: Some(why),
+                detail: None,
+            }
+            .insert(&now, &mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// When an upload's media were purged, if they were.
+    pub async fn media_purged_at(&self, upload_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT media_purged_at FROM uploads WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get("media_purged_at")?,
+            None => None,
+        })
+    }
+
     // ---- appeals ----
 
     /// File an uploader's appeal against a takedown. A decided item whose
