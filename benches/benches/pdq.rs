@@ -16,18 +16,7 @@ fn synthetic(w: usize, h: usize) -> Vec<u8> {
 }
 
 fn testdata() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("VIGIL_TESTDATA") {
-        return Some(PathBuf::from(p));
-    }
-    let mut dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        let c = d.join("shared").join("testdata");
-        if c.join("pdq").is_dir() {
-            return Some(c);
-        }
-        dir = d.parent();
-    }
-    None
+    vigil_testdata::find("pdq")
 }
 
 fn hash_only(c: &mut Criterion) {

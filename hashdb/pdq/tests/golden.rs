@@ -18,28 +18,7 @@ use vigil_decode::{decode_image, Limits};
 use vigil_pdq::{Dihedral, DihedralOutput, PdqHash, PdqHasher, PdqOutput};
 
 fn testdata() -> PathBuf {
-    if let Ok(p) = std::env::var("VIGIL_TESTDATA") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.join("pdq").is_dir(),
-            "VIGIL_TESTDATA={} has no pdq/ folder",
-            p.display()
-        );
-        return p;
-    }
-    let mut dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
-    while let Some(d) = dir {
-        let candidate = d.join("shared").join("testdata");
-        if candidate.join("pdq").is_dir() {
-            return candidate;
-        }
-        dir = d.parent();
-    }
-    panic!(
-        "PDQ test vectors not found: no shared/testdata/pdq beside any parent of {}; \
-         set VIGIL_TESTDATA to the testdata folder",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    vigil_testdata::require("pdq").join("..")
 }
 
 struct Row {

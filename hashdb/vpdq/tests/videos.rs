@@ -13,20 +13,7 @@ use vigil_decode::video::{decode_video, decode_video_file, VideoLimits, VideoOpt
 use vigil_vpdq::{match_videos, parse_features, MatchConfig, VideoIndex, VpdqFeature, VpdqHasher};
 
 fn testdata() -> PathBuf {
-    if let Ok(p) = std::env::var("VIGIL_TESTDATA") {
-        return PathBuf::from(p).join("vpdq");
-    }
-    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    loop {
-        for cand in [dir.join("shared/testdata"), dir.join("../shared/testdata")] {
-            if cand.join("vpdq/INDEX.md").is_file() {
-                return cand.join("vpdq");
-            }
-        }
-        if !dir.pop() {
-            panic!("vPDQ test data not found: set VIGIL_TESTDATA to the shared/testdata folder (it must contain vpdq/INDEX.md)");
-        }
-    }
+    vigil_testdata::require("vpdq")
 }
 
 fn require_ffmpeg() {
