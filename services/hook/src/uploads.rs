@@ -267,13 +267,15 @@ async fn read_multipart(
                     }
                 }
             }
-            other => return Err(bad(
-                "unknown_field",
-                "Unknown multipart field",
-                format!(
+            other => {
+                return Err(bad(
+                    "unknown_field",
+                    "Unknown multipart field",
+                    format!(
                     "unknown field {other:?}; expected file, upload_id, surface, platform_context"
                 ),
-            )),
+                ))
+            }
         }
     }
     let (bytes, declared) = file.ok_or_else(|| {
