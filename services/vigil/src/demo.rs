@@ -347,7 +347,36 @@ fn print_report(r: &DemoReport, base: &str) {
         r.elapsed.as_secs_f64(),
         r.uploads as f64 / r.elapsed.as_secs_f64().max(1e-9)
     );
+    print_stage_costs();
     println!("metrics:    {base}/metrics");
     println!("review API: {base}/v1/review/items");
     println!("upload API: {base}/v1/uploads");
+}
+
+/// Mean time per upload in each stage of the worker's chain, from the
+/// stage histograms, and the classifier's share of the per-upload cost.
+fn print_stage_costs() {
+    let h = &vigil_pipeline::metrics::STAGE_SECONDS;
+    let mut parts = Vec::new();
+    let (mut total, mut classify) = (0.0, 0.0);
+    for stage in ["exact_hash", "decode", "pdq", "match", "classify"] {
+        let m = h.with_label_values(&[stage]);
+        let n = m.get_sample_count();
+        if n == 0 {
+            continue;
+        }
+        let mean = m.get_sample_sum() / n as f64;
+        total += mean;
+        if stage == "classify" {
+            classify = mean;
+        }
+        parts.push(format!("{stage}={:.2}", mean * 1000.0));
+    }
+    if total > 0.0 {
+        println!(
+            "stage_ms {} classifier_share={:.0}%",
+            parts.join(" "),
+            100.0 * classify / total
+        );
+    }
 }
