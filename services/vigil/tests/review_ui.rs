@@ -239,6 +239,24 @@ async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
     assert_eq!(r.headers()["cache-control"], "private, no-store");
     assert_eq!(r.bytes().await.unwrap().as_ref(), bytes.as_slice());
 
+    // The case page renews the lease with the CSRF token in a header.
+    let renew = format!("{base}/api/review/items/case-1/builtin-1/renew");
+    let r = c
+        .post(&renew)
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "no CSRF header");
+    let r = c
+        .post(&renew)
+        .header("cookie", &alice)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
     // Bob holds nothing: no media, no case, no deciding Alice's item.
     let bob = bearer(&c, &base, "bob").await;
     let r = c
@@ -463,6 +481,21 @@ async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
     )
     .await;
     assert_eq!(status, 200, "hostile search text is inert");
+
+    // Once the evidence is purged the media route says so.
+    assert!(t
+        .app
+        .store
+        .mark_media_purged("case-1", "system", "test")
+        .await
+        .unwrap());
+    let r = c
+        .get(format!("{base}/review/media/case-1/builtin-1"))
+        .bearer_auth(&lena_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 410);
 
     let metrics = t.metrics().await;
     assert!(
