@@ -15,5 +15,6 @@ pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};
 pub use media::{MediaError, MediaStore};
 pub use review::{
     AppealError, AppealFiled, AuditEntry, AuditQuery, Claim, DecideError, Decided, Decision,
-    DecisionInput, DecisionRow, QueueStats, ReviewCase, ReviewerStats, Role, SessionRow, UserRow, REASONS,
+    DecisionInput, DecisionRow, QueueStats, ReviewCase, ReviewerStats, Role, SessionRow, UserRow,
+    REASONS,
 };
