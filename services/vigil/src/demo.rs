@@ -349,7 +349,9 @@ fn print_report(r: &DemoReport, base: &str) {
     );
     print_stage_costs();
     println!("metrics:    {base}/metrics");
-    println!("review API: {base}/v1/review/items");
+    println!(
+        "review UI:  {base}/review/ (add a reviewer with `vigil user add NAME --role reviewer`)"
+    );
     println!("upload API: {base}/v1/uploads");
 }
 

@@ -177,20 +177,24 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     assert_eq!(r.status().as_u16(), 415);
 
     // Over the body limit.
-    // (On its own connection: the server answers before reading the whole
-    // body and then closes the connection, as HTTP/1.1 servers do.)
+    // On its own connection: the server answers 413 before reading the
+    // whole body and closes the connection, as HTTP/1.1 servers do, so a
+    // client still sending may see the connection reset instead of the
+    // answer. Either way the refusal is counted (checked below).
     let part = reqwest::multipart::Part::bytes(vec![0u8; 2 * 1024 * 1024])
         .file_name("f")
         .mime_str("image/png")
         .unwrap();
-    let r = reqwest::Client::new()
+    let sent = reqwest::Client::new()
         .post(format!("{}/v1/uploads", t.base))
         .header("connection", "close")
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 413);
+        .await;
+    match sent {
+        Ok(r) => assert_eq!(r.status().as_u16(), 413),
+        Err(e) => assert!(e.is_request() || e.is_body(), "unexpected error: {e}"),
+    }
 
     // Hostile JSON: a media_url outside the media store; unknown fields.
     let r = t
