@@ -37,6 +37,14 @@ enum Command {
     Worker,
     /// Run only the review API (and /metrics).
     Review,
+    /// Run librdkafka's mock cluster as a standalone broker with Vigil's topics, for
+    /// running hook, workers and review as separate processes on one machine.
+    KafkaDev {
+        #[arg(long, default_value_t = 3)]
+        brokers: i32,
+        #[arg(long, default_value_t = 6)]
+        partitions: i32,
+    },
     /// Manage banks of hashes.
     Bank {
         #[command(subcommand)]
@@ -234,6 +242,24 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::KafkaDev {
+            brokers,
+            partitions,
+        } => {
+            let topics = vigil_stream::Topics::with_prefix(&config.kafka.topic_prefix);
+            let kafka = vigil_stream::EmbeddedKafka::start(brokers, partitions, &topics)?;
+            // One line on stdout that scripts can read.
+            println!("bootstrap.servers={}", kafka.bootstrap_servers());
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            eprintln!(
+                "mock cluster up; run e.g. VIGIL_KAFKA__BOOTSTRAP_SERVERS={} vigil worker; Ctrl-C stops it (messages live in memory only)",
+                kafka.bootstrap_servers()
+            );
+            tokio::signal::ctrl_c().await?;
+            drop(kafka);
+            Ok(())
         }
         Command::Bank { command } => bank(&config, command).await,
         Command::Model {
