@@ -98,73 +98,36 @@ async fn banks_api_creates_updates_looks_up_and_removes() {
     let emblem = synth::emblem_image(7, 320);
     let hex = pdq_hex(&emblem);
 
-    let r = c
-        .post(url("/v1/banks"))
-        .json(&json!({"name": "api-bank", "action": "takedown", "labels": ["demo"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let r = c
-        .post(url("/v1/banks"))
-        .json(&json!({"name": "api-bank", "action": "takedown"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 409);
-    let r = c
-        .post(url("/v1/banks"))
-        .json(&json!({"name": "bad/name", "action": "takedown"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 422);
+    let bank = json!({"name": "api-bank", "action": "takedown", "labels": ["demo"]});
+    assert_eq!(t.post_json("/v1/banks", bank.clone()).await.0, 201);
+    assert_eq!(t.post_json("/v1/banks", bank).await.0, 409);
+    let bad = json!({"name": "bad/name", "action": "takedown"});
+    assert_eq!(t.post_json("/v1/banks", bad).await.0, 422);
 
-    let r = c
-        .post(url("/v1/banks/api-bank/entries"))
-        .json(&json!({"signal_type": "pdq", "signal": "zz"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 422);
-    let r = c
-        .post(url("/v1/banks/nope/entries"))
-        .json(&json!({"signal_type": "pdq", "signal": hex}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 404);
-    let r = c
-        .post(url("/v1/banks/api-bank/entries"))
-        .json(&json!({"signal_type": "pdq", "signal": hex, "note": "demo"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let entry_id = r.json::<serde_json::Value>().await.unwrap()["entry_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let entry = |signal: &str| json!({"signal_type": "pdq", "signal": signal, "note": "demo"});
+    assert_eq!(
+        t.post_json("/v1/banks/api-bank/entries", entry("zz"))
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        t.post_json("/v1/banks/nope/entries", entry(&hex)).await.0,
+        404
+    );
+    let (status, added) = t.post_json("/v1/banks/api-bank/entries", entry(&hex)).await;
+    assert_eq!(status, 201);
+    let entry_id = added["entry_id"].as_str().unwrap().to_string();
 
-    let hits: serde_json::Value = c
-        .get(url(&format!("/v1/lookup?pdq={hex}&max_distance=10")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hits = t
+        .get_json(&format!("/v1/lookup?pdq={hex}&max_distance=10"))
+        .await;
     assert_eq!(hits["hits"][0]["entry_id"], entry_id.as_str());
     assert_eq!(hits["hits"][0]["distance"], 0);
-    let bank: serde_json::Value = c
-        .get(url("/v1/banks/api-bank"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(bank["stats"]["entries"], 1);
+    assert_eq!(
+        t.get_json("/v1/banks/api-bank").await["stats"]["entries"],
+        1
+    );
 
     let id = t.upload_ok(png(&emblem), "image/png").await;
     assert_eq!(t.verdict(&id).await["verdict"]["action"], "takedown");
