@@ -300,6 +300,17 @@ impl App {
         self.kafka.as_ref()
     }
 
+    /// A bank service for this process: changes are written to the
+    /// database and applied to this process's banks at once.
+    pub fn banks(&self) -> vigil_banks::BankService {
+        vigil_banks::BankService {
+            store: self.store.clone(),
+            producer: None,
+            topic: self.topics.hashdb.clone(),
+            local: Some(self.hashdb.clone()),
+        }
+    }
+
     /// Reload banks from the database now.
     pub async fn reload_hashdb(&self) -> anyhow::Result<()> {
         reload_hashdb(&self.store, &self.hashdb).await

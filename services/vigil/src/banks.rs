@@ -29,27 +29,20 @@ pub fn service(config: &Config, store: Store) -> anyhow::Result<BankService> {
     })
 }
 
-/// Create a bank, or update the action and labels of an existing one.
+/// Create a bank, or update the action and labels of an existing one,
+/// through `svc` (so the change is published like any other).
 pub async fn create_bank(
-    store: &Store,
+    svc: &BankService,
     name: &str,
     action: BankAction,
     labels: &[String],
 ) -> anyhow::Result<()> {
-    let mut bank = store
-        .banks()
-        .await?
-        .into_iter()
-        .find(|b| b.name == name)
-        .unwrap_or_else(|| Bank::new(name, action));
+    let mut bank = svc
+        .bank(name)
+        .await
+        .unwrap_or_else(|_| Bank::new(name, action));
     bank.action = action;
     bank.labels = labels.to_vec();
-    let svc = BankService {
-        store: store.clone(),
-        producer: None,
-        topic: String::new(),
-        local: None,
-    };
     svc.put_bank(bank).await?;
     Ok(())
 }

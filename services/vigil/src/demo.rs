@@ -247,7 +247,7 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
     let base = format!("http://{}", app.http_addr);
     let (samples, bank_hashes) = dataset();
     banks::create_bank(
-        &app.store,
+        &app.banks(),
         DEMO_BANK,
         BankAction::Takedown,
         &["fictional-emblem".into(), "demo".into()],

@@ -368,7 +368,8 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
                 ActionArg::ReviewOnly => BankAction::ReviewOnly,
                 ActionArg::Allow => BankAction::Allow,
             };
-            vigil::banks::create_bank(&store, &name, action, &labels).await?;
+            let svc = vigil::banks::service(config, store)?;
+            vigil::banks::create_bank(&svc, &name, action, &labels).await?;
             println!("bank {name} saved");
         }
         BankCommand::Import {

@@ -69,7 +69,7 @@ async fn uploads_get_takedown_none_review_and_dlq() {
     );
 
     vigil::banks::create_bank(
-        &t.app.store,
+        &t.app.banks(),
         "test-bank",
         BankAction::Takedown,
         &["fictional-emblem".into()],

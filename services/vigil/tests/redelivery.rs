@@ -66,7 +66,7 @@ async fn killed_worker_loses_nothing_and_duplicates_nothing() {
         dir,
     )
     .await;
-    vigil::banks::create_bank(&t.app.store, "b", BankAction::Takedown, &[])
+    vigil::banks::create_bank(&t.app.banks(), "b", BankAction::Takedown, &[])
         .await
         .unwrap();
     let mut ids = Vec::new();
