@@ -5,10 +5,13 @@
 //! reference.
 #![forbid(unsafe_code)]
 
+pub mod accountability;
 mod banks;
 pub mod db;
+pub mod governance;
 pub mod media;
 mod migrations;
+pub mod retro;
 pub mod review;
 
 pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};

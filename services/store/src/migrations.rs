@@ -1,6 +1,15 @@
 //! Schema migrations: one ordered list of portable SQL statements that run on
 //! both SQLite and PostgreSQL (TEXT, BIGINT, DOUBLE PRECISION only;
 //! timestamps as RFC 3339 UTC text, which sorts chronologically).
+//!
+//! Later migrations live one file per concern under `migrations/`, so
+//! features can add tables without touching each other's lists.
+
+mod accountability;
+mod governance;
+mod retro;
+mod routing;
+mod scale;
 
 /// `(version, statements)`; applied in order, each once.
 pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
@@ -133,4 +142,9 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
         // Evidence retention: when the media of a removed upload was purged.
         &["ALTER TABLE uploads ADD COLUMN media_purged_at TEXT"],
     ),
+    (4, accountability::STATEMENTS),
+    (5, retro::STATEMENTS),
+    (6, governance::STATEMENTS),
+    (7, scale::STATEMENTS),
+    (8, routing::STATEMENTS),
 ];

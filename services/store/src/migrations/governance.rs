@@ -1,0 +1,3 @@
+//! Governance (issue 12): bank charters, proposals awaiting a second approver, the hash-chained change log and referrals.
+
+pub(crate) const STATEMENTS: &[&str] = &[];
