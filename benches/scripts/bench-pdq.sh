@@ -2,13 +2,17 @@
 # bench-pdq: Vigil's decode+PDQ against the reference peer (`pdqhash`, Meta's
 # C++ PDQ through its Python binding, on Pillow-decoded pixels, as
 # python-threatexchange runs it), single thread, decode included, on the
-# same files held in memory. Also reports Vigil at 2 threads.
+# same files held in memory. Vigil runs twice: `decode=rgb` decodes to RGB
+# exactly as Pillow does (what the worker feeds the classifier too), and
+# `decode=luma` is the hash-only path (vigil_decode::decode_for_hash: a
+# JPEG's Y channel alone, within a few bits of the RGB path). Also reports
+# Vigil (luma) at 2 threads.
 #
 # Usage: benches/scripts/bench-pdq.sh [SECONDS] [FILE...]
 #   default files: every image under the shared PDQ test vectors
 #   (VIGIL_TESTDATA, or ../shared/testdata beside the checkout).
 # Ends with one summary line:
-#   bench-pdq files=N vigil_mps=… peer=pdqhash peer_mps=… ratio=… …
+#   bench-pdq files=N vigil_mps=… peer=pdqhash peer_mps=… ratio=… ratio_rgb=… …
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -54,9 +58,11 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # Warm up both (page cache, lazy init), then measure, alternating.
 "$vigil" --threads 1 --seconds 0.5 "${files[@]}" >/dev/null
 "${peer[@]}" 0.5 "${files[@]}" >/dev/null
-v1="$("$vigil" --threads 1 --seconds "$seconds" "${files[@]}")"
+r1="$("$vigil" --threads 1 --seconds "$seconds" --decode rgb "${files[@]}")"
+v1="$("$vigil" --threads 1 --seconds "$seconds" --decode luma "${files[@]}")"
 p1="$("${peer[@]}" "$seconds" "${files[@]}")"
-v2="$("$vigil" --threads 2 --seconds "$seconds" "${files[@]}")"
+v2="$("$vigil" --threads 2 --seconds "$seconds" --decode luma "${files[@]}")"
+echo "$r1"
 echo "$v1"
 echo "$p1"
 echo "$v2"
@@ -66,6 +72,8 @@ pm="$(field mps "$p1")"
 vi="$(field ips "$v1")"
 pi="$(field ips "$p1")"
 v2m="$(field mps "$v2")"
+rm_="$(field mps "$r1")"
 ratio="$(python3 -c "print(f'{$vm / $pm:.2f}')")"
+ratio_rgb="$(python3 -c "print(f'{$rm_ / $pm:.2f}')")"
 scale="$(python3 -c "print(f'{$v2m / $vm:.2f}')")"
-echo "bench-pdq files=${#files[@]} vigil_mps=$vm vigil_ips=$vi peer=pdqhash peer_mps=$pm peer_ips=$pi ratio=$ratio vigil_mps_2t=$v2m scaling_2t=$scale cores=$(getconf _NPROCESSORS_ONLN)"
+echo "bench-pdq files=${#files[@]} vigil_mps=$vm vigil_ips=$vi peer=pdqhash peer_mps=$pm peer_ips=$pi ratio=$ratio vigil_rgb_mps=$rm_ ratio_rgb=$ratio_rgb vigil_mps_2t=$v2m scaling_2t=$scale cores=$(getconf _NPROCESSORS_ONLN)"

@@ -1,6 +1,10 @@
 //! Throughput of decode + PDQ over a set of files, for `bench-pdq.sh`.
 //!
-//! `pdq_throughput [--threads N] [--seconds S] [--hash-only] FILE...`
+//! `pdq_throughput [--threads N] [--seconds S] [--hash-only] [--decode rgb|luma] FILE...`
+//!
+//! `--decode rgb` (default) decodes to RGB like the worker does, with pixels
+//! identical to Pillow's; `--decode luma` uses `vigil_decode::decode_for_hash`,
+//! the hash-only path that decodes a JPEG's Y channel alone.
 //!
 //! Files are read into memory first (so disk is not measured); then the
 //! whole set is decoded and hashed repeatedly until at least `S` seconds
@@ -11,13 +15,14 @@
 use std::time::Instant;
 
 use rayon::prelude::*;
-use vigil_decode::{decode_image, Limits};
+use vigil_decode::{decode_for_hash, decode_image, HashPixels, Limits};
 use vigil_pdq::PdqHasher;
 
 fn main() {
     let mut threads = 1usize;
     let mut seconds = 5.0f64;
     let mut hash_only = false;
+    let mut luma = false;
     let mut files = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -25,6 +30,7 @@ fn main() {
             "--threads" => threads = args.next().and_then(|v| v.parse().ok()).unwrap_or(1),
             "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).unwrap_or(5.0),
             "--hash-only" => hash_only = true,
+            "--decode" => luma = args.next().as_deref() == Some("luma"),
             _ => files.push(a),
         }
     }
@@ -41,6 +47,17 @@ fn main() {
         Vec::new()
     };
     let one = |h: &mut PdqHasher, k: usize| -> u64 {
+        if luma && !hash_only {
+            let img = decode_for_hash(&data[k], &limits).expect("decode");
+            let (w, ht) = img.dimensions();
+            let out = match &img.pixels {
+                HashPixels::Luma(l) => h.hash_grey(w as usize, ht as usize, &l.pixels),
+                HashPixels::Rgb(rgb) => h.hash_rgb(w as usize, ht as usize, rgb.as_raw()),
+            }
+            .expect("hash");
+            std::hint::black_box(out);
+            return u64::from(w) * u64::from(ht);
+        }
         let work;
         let img = if hash_only {
             &decoded[k]
@@ -79,7 +96,8 @@ fn main() {
     }
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "vigil threads={threads} images={images} megapixels={:.1} seconds={secs:.3} ips={:.2} mps={:.2}",
+        "vigil threads={threads} decode={} images={images} megapixels={:.1} seconds={secs:.3} ips={:.2} mps={:.2}",
+        if luma { "luma" } else { "rgb" },
         pixels as f64 / 1e6,
         images as f64 / secs,
         pixels as f64 / 1e6 / secs

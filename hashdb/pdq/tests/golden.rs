@@ -293,3 +293,83 @@ fn unrelated_image_is_far() {
     println!("bridge-1 vs pen-and-coaster: {d} (Java test: 138)");
     assert!((128..=148).contains(&d), "{d}");
 }
+
+/// The hash-only fast path (`vigil_decode::decode_for_hash`: a JPEG's Y
+/// channel instead of a full colour decode) stays within a few bits of the
+/// reference-exact RGB path on every vector whose hash is matchable
+/// (quality >= 50; measured worst: 8 bits). Below that PDQ itself is unstable
+/// (q0003.jpg, quality 2-3, moves 38 bits) and Vigil does not match anyway.
+#[test]
+fn luma_fast_path_stays_close_to_the_rgb_path() {
+    use vigil_decode::{decode_for_hash, HashPixels};
+    let base = testdata().join("pdq");
+    let mut h = PdqHasher::new();
+    let mut worst = (0u32, String::new());
+    let mut luma_files = 0;
+    for row in rows(&base) {
+        if row.producer.contains("unletterbox") || row.producer.contains("rotations") {
+            continue;
+        }
+        let path = base.join(&row.image);
+        let (exact, _) = hash_file(&mut h, &path);
+        let bytes = std::fs::read(&path).unwrap();
+        let fast = decode_for_hash(&bytes, &Limits::default()).unwrap();
+        let out = match &fast.pixels {
+            HashPixels::Luma(l) => {
+                luma_files += 1;
+                h.hash_grey(l.width as usize, l.height as usize, &l.pixels)
+                    .unwrap()
+            }
+            HashPixels::Rgb(rgb) => {
+                let (w, hh) = rgb.dimensions();
+                h.hash_rgb(w as usize, hh as usize, rgb.as_raw()).unwrap()
+            }
+        };
+        let d = if exact.quality >= 50 {
+            out.hash.distance(&exact.hash)
+        } else {
+            0
+        };
+        let mut maxdiff = 0f32;
+        if let HashPixels::Luma(l) = &fast.pixels {
+            let rgb = vigil_decode::decode_image(&bytes, &Limits::default())
+                .unwrap()
+                .rgb;
+            for (y, px) in l.pixels.iter().zip(rgb.pixels()) {
+                let [r, g, b] = px.0.map(f32::from);
+                maxdiff = maxdiff.max((0.299 * r + 0.587 * g + 0.114 * b - f32::from(*y)).abs());
+            }
+        }
+        println!(
+            "{:<72} {:>3} bits from the RGB path, quality {} vs {}, max luma difference {maxdiff:.1}",
+            row.image,
+            out.hash.distance(&exact.hash),
+            out.quality,
+            exact.quality
+        );
+        if d > worst.0 {
+            worst = (d, row.image.clone());
+        }
+        assert!(
+            out.quality.abs_diff(exact.quality) <= 2,
+            "{}: quality {} vs {}",
+            row.image,
+            out.quality,
+            exact.quality
+        );
+    }
+    println!(
+        "worst: {} bits ({}); {luma_files} files took the luma path",
+        worst.0, worst.1
+    );
+    assert!(
+        luma_files >= 20,
+        "only {luma_files} JPEGs took the luma path"
+    );
+    assert!(
+        worst.0 <= 10,
+        "luma path {} bits from RGB path on {}",
+        worst.0,
+        worst.1
+    );
+}

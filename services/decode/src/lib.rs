@@ -22,7 +22,10 @@
 
 use image::{DynamicImage, ImageDecoder};
 
+pub mod luma;
 pub mod video;
+
+pub use luma::{decode_for_hash, DecodedForHash, HashPixels, LumaImage};
 
 pub use image::RgbImage;
 
