@@ -226,6 +226,8 @@ pub struct MatchDetail {
     /// such uploads to review with [`MatchDetail::reason`].
     pub suppresses_automation: bool,
     pub reason: Option<String>,
+    /// The entry itself is quarantined.
+    pub entry_quarantined: bool,
 }
 
 /// One record of the change log (`vigil.hashdb`, keyed by [`Change::key`]).
@@ -999,6 +1001,7 @@ impl HashDb {
             opinion,
             suppresses_automation: reason.is_some(),
             reason,
+            entry_quarantined: e.quarantined,
         });
     }
 

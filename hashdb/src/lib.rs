@@ -14,6 +14,7 @@ pub mod bank;
 pub mod formats;
 pub mod index;
 pub mod kernel;
+pub mod retro;
 pub mod signal;
 pub mod snapshot;
 

@@ -109,6 +109,7 @@ impl Analyzer {
         db.lookup_detailed(query)
             .into_iter()
             .map(|d| MatchEvidence {
+                entry_quarantined: d.entry_quarantined,
                 bank_action: d.bank_action,
                 bank_status: d.bank_status,
                 // Allow-list banks and quarantined banks are handled by their

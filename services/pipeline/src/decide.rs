@@ -21,6 +21,9 @@ pub struct MatchEvidence {
     /// Set when this match must not trigger automated action (an entry its
     /// sharer disputes, a quarantined entry): why, for the reviewer.
     pub suppress_reason: Option<String>,
+    /// The entry itself is quarantined (its overturn rate passed the
+    /// policy's thresholds): queued with reason `quarantined_entry`.
+    pub entry_quarantined: bool,
 }
 
 /// Everything the decision is based on.
@@ -106,7 +109,9 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
             });
         } else {
             raise(Action::Review, &mut action);
-            queue_reason.get_or_insert(if me.suppress_reason.is_some() {
+            queue_reason.get_or_insert(if me.entry_quarantined {
+                "quarantined_entry"
+            } else if me.suppress_reason.is_some() {
                 "disputed_or_quarantined_entry"
             } else if me.bank_status == BankStatus::Quarantined {
                 "quarantined_bank"

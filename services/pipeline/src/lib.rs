@@ -3,12 +3,16 @@
 //! ([`analyze`]), and the pure policy decision ([`decide`]).
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod analyze;
 pub mod decide;
 pub mod messages;
 pub mod metrics;
 pub mod policy;
+pub mod quarantine;
+pub mod retrohunt;
 
+pub use actions::{ActionCause, ActionMsg, PlatformAction};
 pub use analyze::{
     Analysis, Analyzer, SharedHashDb, SharedVideoIndex, VideoAnalysis, VideoSupport,
 };

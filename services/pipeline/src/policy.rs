@@ -84,6 +84,9 @@ pub struct Policy {
     pub exempt_surfaces: Vec<String>,
     #[serde(default = "default_undecodable")]
     pub undecodable: UndecodableAction,
+    /// When entries and banks are quarantined automatically.
+    #[serde(default)]
+    pub quarantine: crate::quarantine::QuarantinePolicy,
 }
 
 fn default_min_quality() -> u8 {
@@ -151,6 +154,7 @@ impl Policy {
                 ));
             }
         }
+        self.quarantine.validate().map_err(PolicyError::Invalid)?;
         if self.pdq_min_quality > 100 {
             return Err(PolicyError::Invalid(
                 "pdq_min_quality must be 0..=100".into(),

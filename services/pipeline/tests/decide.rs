@@ -38,6 +38,7 @@ fn pdq_match(bank: &str, distance: u32, action: BankAction, status: BankStatus) 
         bank_action: action,
         bank_status: status,
         suppress_reason: None,
+        entry_quarantined: false,
     }
 }
 

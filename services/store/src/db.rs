@@ -346,6 +346,9 @@ impl Store {
                 .bind(v.upload_id.as_str())
                 .execute(&mut *tx)
                 .await?;
+            // Retained signals, entry match counts and the action outbox
+            // row commit with the verdict (crate::retro).
+            crate::retro::after_verdict(&mut tx, v).await?;
         }
         tx.commit().await?;
         Ok(inserted)

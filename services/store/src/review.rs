@@ -831,6 +831,9 @@ impl Store {
         .bind(input.upload_id)
         .execute(&mut *tx)
         .await?;
+        // Entry counters and the takedown/reinstate action commit with the
+        // decision (crate::retro).
+        crate::retro::after_decision(&mut tx, &row, input.decision).await?;
         if input.decision.is_final() && row.kind == "appeal" {
             sqlx::query(
                 "UPDATE review_appeals SET status = 'decided', outcome = $1, decided_at = $2
