@@ -372,6 +372,10 @@ struct Stored {
 
 /// Check and normalise an entry's signal.
 pub fn parse_signal(signal_type: SignalType, signal: &str) -> Result<(String, ExactOrPdq), String> {
+    if signal_type == SignalType::Vpdq {
+        let (canonical, frames) = crate::video::normalise_vpdq(signal)?;
+        return Ok((canonical, ExactOrPdq::Video { frames }));
+    }
     let s = signal.trim();
     let v = parse_signal_value(signal_type, s)?;
     Ok((s.to_ascii_lowercase(), v))
@@ -419,6 +423,7 @@ pub(crate) fn signal_bytes(signal_type: SignalType, s: &str) -> Option<([u8; 32]
             out[..16].copy_from_slice(&b);
             return Some((out, 16));
         }
+        ExactOrPdq::Video { .. } => return None,
     }
     Some((out, 32))
 }
@@ -441,13 +446,16 @@ fn parse_signal_value(signal_type: SignalType, s: &str) -> Result<ExactOrPdq, St
         SignalType::Pdq => decode_hex::<32>(b).map(|h| ExactOrPdq::Pdq(PdqHash(h))),
         SignalType::Md5 => decode_hex::<16>(b).map(|h| ExactOrPdq::Exact(ExactHash::Md5(h))),
         SignalType::Sha256 => decode_hex::<32>(b).map(|h| ExactOrPdq::Exact(ExactHash::Sha256(h))),
+        SignalType::Vpdq => {
+            return crate::video::check_vpdq(s).map(|frames| ExactOrPdq::Video { frames })
+        }
     };
     if let Some(v) = v {
         return Ok(v);
     }
     let want = match signal_type {
         SignalType::Pdq | SignalType::Sha256 => 64,
-        SignalType::Md5 => 32,
+        SignalType::Md5 | SignalType::Vpdq => 32,
     };
     if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("{signal_type} signal is not hex"));
@@ -463,6 +471,11 @@ fn parse_signal_value(signal_type: SignalType, s: &str) -> Result<ExactOrPdq, St
 pub enum ExactOrPdq {
     Pdq(PdqHash),
     Exact(ExactHash),
+    /// A banked video (vPDQ text) with this many kept frames; matched by
+    /// `vigil-vpdq`'s video index, never by [`HashDb::lookup`].
+    Video {
+        frames: usize,
+    },
 }
 
 /// All loaded banks and entries.
@@ -479,6 +492,10 @@ pub struct HashDb {
     /// PDQ slot → place in `entries` (`NO_SLOT` once deleted).
     pdq_owner: Vec<u32>,
     live: usize,
+    /// Bumped whenever a video (vPDQ) entry is added, replaced or removed,
+    /// or a bank changes, so a video index built from this database knows
+    /// when to rebuild.
+    video_generation: u64,
 }
 
 impl HashDb {
@@ -531,7 +548,7 @@ impl HashDb {
                     hashes.push(index::words(h));
                     (hashes.len() - 1) as u32
                 }
-                ExactOrPdq::Exact(_) => NO_SLOT,
+                ExactOrPdq::Exact(_) | ExactOrPdq::Video { .. } => NO_SLOT,
             };
             db.place(entry, parsed, slot);
         }
@@ -580,6 +597,10 @@ impl HashDb {
             Some(_) => Applied::Updated,
             None => Applied::Inserted,
         };
+        if applied != Applied::Unchanged {
+            // A bank's status decides whether its videos are indexed.
+            self.video_generation += 1;
+        }
         self.banks.insert(bank.name.clone(), bank);
         Ok(applied)
     }
@@ -678,6 +699,17 @@ impl HashDb {
     }
 
     /// The PDQ index (for statistics and memory reports).
+    /// Changes whenever the video (vPDQ) entries or any bank change; equal
+    /// values mean the same video entries in the same banks.
+    pub fn video_generation(&self) -> u64 {
+        self.video_generation
+    }
+
+    /// Every live video (vPDQ) entry.
+    pub fn video_entries(&self) -> impl Iterator<Item = &BankEntry> {
+        self.entries().filter(|e| e.signal_type == SignalType::Vpdq)
+    }
+
     pub fn pdq_index(&self) -> &PdqIndex {
         &self.pdq
     }
@@ -695,6 +727,17 @@ impl HashDb {
                 entry_id: String::new(),
                 detail: "empty entry id".into(),
             });
+        }
+        if entry.signal_type == SignalType::Vpdq {
+            let (canonical, frames) =
+                crate::video::normalise_vpdq(&entry.signal).map_err(|detail| {
+                    HashDbError::BadSignal {
+                        entry_id: entry.entry_id.clone(),
+                        detail,
+                    }
+                })?;
+            entry.signal = canonical;
+            return Ok(ExactOrPdq::Video { frames });
         }
         let trimmed = entry.signal.trim();
         let v = parse_signal_value(entry.signal_type, trimmed).map_err(|detail| {
@@ -726,7 +769,7 @@ impl HashDb {
         let existed = self.remove_key(&entry.bank, &entry.entry_id);
         let slot = match &parsed {
             ExactOrPdq::Pdq(h) => self.pdq.insert(h),
-            ExactOrPdq::Exact(_) => NO_SLOT,
+            ExactOrPdq::Exact(_) | ExactOrPdq::Video { .. } => NO_SLOT,
         };
         self.place(entry, parsed, slot);
         if existed {
@@ -755,6 +798,7 @@ impl HashDb {
                 self.pdq_owner[slot as usize] = place;
             }
             ExactOrPdq::Exact(e) => self.exact.entry(e).or_default().push(place),
+            ExactOrPdq::Video { .. } => self.video_generation += 1,
         }
         let replaced = match self.by_bank.get_mut(&entry.bank) {
             Some(ids) => ids.insert(entry.entry_id.clone(), place),
@@ -797,7 +841,9 @@ impl HashDb {
         }
         // Exact signals are found again from the stored (validated) hex.
         let e = &stored.entry;
-        if let Ok(ExactOrPdq::Exact(key)) = parse_signal_value(e.signal_type, &e.signal) {
+        if e.signal_type == SignalType::Vpdq {
+            self.video_generation += 1;
+        } else if let Ok(ExactOrPdq::Exact(key)) = parse_signal_value(e.signal_type, &e.signal) {
             if let Some(v) = self.exact.get_mut(&key) {
                 v.retain(|&p| p != place);
                 if v.is_empty() {

@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod retro;
 pub mod signal;
 pub mod snapshot;
+pub mod video;
 
 pub use bank::{
     Applied, Bank, BankAction, BankEntry, BankStats, BankStatus, Change, EntryCounters, HashDb,

@@ -7,12 +7,18 @@ use vigil_pdq::PdqHash;
 
 /// A kind of signal. The string forms are the ones used in exchange formats,
 /// messages and metric labels.
+///
+/// `Vpdq` is a video: its signal is the reference vPDQ text (one
+/// `frame_number,quality,pdq_hex,timestamp_seconds` line per kept frame),
+/// kept in banks like any other signal but matched by `vigil-vpdq`'s video
+/// index, not by [`crate::HashDb::lookup`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalType {
     Pdq,
     Md5,
     Sha256,
+    Vpdq,
 }
 
 impl SignalType {
@@ -21,6 +27,7 @@ impl SignalType {
             SignalType::Pdq => "pdq",
             SignalType::Md5 => "md5",
             SignalType::Sha256 => "sha256",
+            SignalType::Vpdq => "vpdq",
         }
     }
 }
@@ -42,6 +49,7 @@ impl FromStr for SignalType {
             "pdq" => Ok(SignalType::Pdq),
             "md5" => Ok(SignalType::Md5),
             "sha256" | "sha-256" => Ok(SignalType::Sha256),
+            "vpdq" => Ok(SignalType::Vpdq),
             other => Err(UnknownSignalType(other.to_string())),
         }
     }

@@ -160,6 +160,7 @@ fn signal_code(t: SignalType) -> u8 {
         SignalType::Pdq => 1,
         SignalType::Md5 => 2,
         SignalType::Sha256 => 3,
+        SignalType::Vpdq => 4,
     }
 }
 
@@ -220,9 +221,15 @@ fn write_entry(w: &mut impl Write, bank: u32, e: &BankEntry) -> Result<(), Snaps
     put_u32(w, bank)?;
     put_str(w, &e.entry_id)?;
     put_u8(w, signal_code(e.signal_type))?;
-    let raw = crate::bank::signal_bytes(e.signal_type, &e.signal)
-        .ok_or_else(|| SnapshotError::Corrupt(format!("entry {} has a bad signal", e.entry_id)))?;
-    w.write_all(&raw.0[..raw.1])?;
+    if e.signal_type == SignalType::Vpdq {
+        // A video: its canonical vPDQ text, as a string.
+        put_str(w, &e.signal)?;
+    } else {
+        let raw = crate::bank::signal_bytes(e.signal_type, &e.signal).ok_or_else(|| {
+            SnapshotError::Corrupt(format!("entry {} has a bad signal", e.entry_id))
+        })?;
+        w.write_all(&raw.0[..raw.1])?;
+    }
     put_u32(w, e.labels.len() as u32)?;
     for l in &e.labels {
         put_str(w, l)?;
@@ -269,20 +276,26 @@ fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotEr
         1 => SignalType::Pdq,
         2 => SignalType::Md5,
         3 => SignalType::Sha256,
+        4 => SignalType::Vpdq,
         c => return Err(SnapshotError::Corrupt(format!("signal type code {c}"))),
     };
-    let len = if signal_type == SignalType::Md5 {
-        16
+    let signal = if signal_type == SignalType::Vpdq {
+        get_str(r)?
     } else {
-        32
+        let len = if signal_type == SignalType::Md5 {
+            16
+        } else {
+            32
+        };
+        let mut raw = [0u8; 32];
+        r.read_exact(&mut raw[..len])?;
+        crate::bank::to_hex(&raw[..len])
     };
-    let mut raw = [0u8; 32];
-    r.read_exact(&mut raw[..len])?;
     let mut e = BankEntry {
         bank: bank.name.clone(),
         entry_id,
         signal_type,
-        signal: crate::bank::to_hex(&raw[..len]),
+        signal,
         labels: Vec::new(),
         provenance: None,
         note: None,

@@ -219,7 +219,7 @@ pub fn export<W: Write>(entries: &[&BankEntry], mut w: W) -> io::Result<()> {
         let p = e.provenance.clone().unwrap_or_default();
         let row = [
             e.signal_type.as_str().to_string(),
-            e.signal.clone(),
+            super::exchange_signal(e),
             e.entry_id.clone(),
             e.labels.join(";"),
             p.exchange,

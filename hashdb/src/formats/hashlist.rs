@@ -1,5 +1,6 @@
 //! The plain hash-list format: one `<type> <hex>` per line (`pdq`, `md5`,
-//! `sha256`), blank lines and `#` comments (whole-line or trailing) ignored.
+//! `sha256`; `vpdq` with ThreatExchange's one-line JSON array form), blank
+//! lines and `#` comments (whole-line or trailing) ignored.
 
 use super::{for_each_line, Ctx, ImportEvent, RawRecord, RejectReason};
 use crate::bank::BankEntry;
@@ -44,7 +45,12 @@ pub fn export<W: Write>(bank: &str, entries: &[&BankEntry], mut w: W) -> io::Res
         entries.len()
     )?;
     for e in entries {
-        writeln!(w, "{} {}", e.signal_type.as_str(), e.signal)?;
+        writeln!(
+            w,
+            "{} {}",
+            e.signal_type.as_str(),
+            super::exchange_signal(e)
+        )?;
     }
     w.flush()
 }

@@ -12,7 +12,12 @@
 //!   line (`type: HASH_PDQ`, `indicator`, `should_delete`, `tags`, ...), or a
 //!   `{"data": [...]}` page on a line ([`te_json`]);
 //! * [`Format::Tcap`]: TCAP-style JSON pages, `results[]` of
-//!   `{hash_digest, algorithm, ...}` with `next` / `checkpoint` ([`tcap`]).
+//!   `{hash_digest, algorithm, ...}` with `next` / `checkpoint` ([`tcap`]);
+//! * [`Format::Vpdq`]: the reference vPDQ text of one video per file, or of
+//!   several videos each opened by a `# entry <id>` line ([`vpdq`]).
+//!
+//! Video (vPDQ) signals travel in the one-line forms as ThreatExchange's
+//! JSON array of `"pdq_hex,quality,timestamp"` strings.
 //!
 //! Import is pure: it reads a [`BufRead`] and hands each accepted record or
 //! rejected line to a callback, never stopping at a bad line. It is:
@@ -27,6 +32,7 @@ pub mod csv;
 pub mod hashlist;
 pub mod tcap;
 pub mod te_json;
+pub mod vpdq;
 
 use crate::bank::{BankEntry, Change, Provenance};
 use crate::signal::SignalType;
@@ -41,6 +47,7 @@ pub enum Format {
     TeCsv,
     TeJson,
     Tcap,
+    Vpdq,
 }
 
 impl Format {
@@ -50,6 +57,7 @@ impl Format {
             Format::TeCsv => "te-csv",
             Format::TeJson => "te-json",
             Format::Tcap => "tcap",
+            Format::Vpdq => "vpdq",
         }
     }
 }
@@ -62,8 +70,9 @@ impl FromStr for Format {
             "te-csv" | "csv" => Ok(Format::TeCsv),
             "te-json" | "json" | "jsonl" => Ok(Format::TeJson),
             "tcap" => Ok(Format::Tcap),
+            "vpdq" => Ok(Format::Vpdq),
             other => Err(format!(
-                "unknown format {other:?} (hashlist, te-csv, te-json, tcap)"
+                "unknown format {other:?} (hashlist, te-csv, te-json, tcap, vpdq)"
             )),
         }
     }
@@ -163,6 +172,8 @@ pub enum RejectReason {
     BadJson(String),
     #[error("duplicate of the signal at position {first}")]
     Duplicate { first: u64 },
+    #[error("{0}")]
+    BadVpdq(String),
 }
 
 /// One accepted record.
@@ -229,6 +240,7 @@ pub fn import<R: BufRead>(
         Format::TeCsv => csv::import(input, &mut ctx)?,
         Format::TeJson => te_json::import(input, &mut ctx)?,
         Format::Tcap => tcap::import(input, &mut ctx)?,
+        Format::Vpdq => vpdq::import(input, &mut ctx)?,
     }
     Ok(ctx.summary)
 }
@@ -307,7 +319,13 @@ impl<'a, F: FnMut(ImportEvent)> Ctx<'a, F> {
             .ok_or(RejectReason::MissingField("signal_type"))?;
         let signal_type = parse_signal_type(t)?;
         let signal = raw.signal.ok_or(RejectReason::MissingField("signal"))?;
-        let signal = check_hex(signal_type, signal)?;
+        let signal = if signal_type == SignalType::Vpdq {
+            crate::video::normalise_vpdq(signal)
+                .map_err(RejectReason::BadVpdq)?
+                .0
+        } else {
+            check_hex(signal_type, signal)?
+        };
         if let (Some(q), SignalType::Pdq) = (raw.quality, signal_type) {
             let q = q.trim();
             if !q.is_empty() {
@@ -388,6 +406,7 @@ pub fn parse_signal_type(s: &str) -> Result<SignalType, RejectReason> {
         "pdq" | "photo_pdq" => Ok(SignalType::Pdq),
         "md5" | "video_md5" | "photo_md5" => Ok(SignalType::Md5),
         "sha256" | "sha-256" | "sha_256" => Ok(SignalType::Sha256),
+        "vpdq" | "video_vpdq" => Ok(SignalType::Vpdq),
         _ => Err(RejectReason::UnknownSignalType(s.trim().to_string())),
     }
 }
@@ -404,6 +423,11 @@ pub fn check_hex(signal_type: SignalType, s: &str) -> Result<String, RejectReaso
     let expected = match signal_type {
         SignalType::Pdq | SignalType::Sha256 => 64,
         SignalType::Md5 => 32,
+        SignalType::Vpdq => {
+            return Err(RejectReason::BadVpdq(
+                "a vpdq signal is frame lines or a JSON array, not one hex value".into(),
+            ))
+        }
     };
     if s.len() != expected {
         return Err(RejectReason::WrongLength {
@@ -413,6 +437,18 @@ pub fn check_hex(signal_type: SignalType, s: &str) -> Result<String, RejectReaso
         });
     }
     Ok(s.to_ascii_lowercase())
+}
+
+/// An entry's signal as it travels on one line of an exchange format: the
+/// hex itself, or for a video the ThreatExchange JSON array form.
+pub fn exchange_signal(e: &BankEntry) -> String {
+    if e.signal_type != SignalType::Vpdq {
+        return e.signal.clone();
+    }
+    match crate::video::parse_features(&e.signal) {
+        Ok(f) => crate::video::format_te_signal(&f),
+        Err(_) => "[]".into(),
+    }
 }
 
 /// What [`read_line`] found.

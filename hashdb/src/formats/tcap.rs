@@ -74,6 +74,7 @@ pub fn tcap_algorithm(t: SignalType) -> &'static str {
         SignalType::Pdq => "PDQ",
         SignalType::Md5 => "MD5",
         SignalType::Sha256 => "SHA256",
+        SignalType::Vpdq => "VPDQ",
     }
 }
 
@@ -91,7 +92,7 @@ pub fn export_page<W: Write>(
             let p = e.provenance.clone().unwrap_or_default();
             let mut o = json!({
                 "entry_id": e.entry_id,
-                "hash_digest": e.signal,
+                "hash_digest": super::exchange_signal(e),
                 "algorithm": tcap_algorithm(e.signal_type),
                 "labels": e.labels,
                 "deleted": false,

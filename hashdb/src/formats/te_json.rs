@@ -128,6 +128,7 @@ pub fn te_type(t: SignalType) -> &'static str {
         SignalType::Pdq => "HASH_PDQ",
         SignalType::Md5 => "HASH_MD5",
         SignalType::Sha256 => "HASH_SHA256",
+        SignalType::Vpdq => "HASH_VPDQ",
     }
 }
 
@@ -137,7 +138,7 @@ pub fn record(e: &BankEntry) -> Value {
     let mut o = json!({
         "entry_id": e.entry_id,
         "type": te_type(e.signal_type),
-        "indicator": e.signal,
+        "indicator": super::exchange_signal(e),
         "should_delete": false,
         "tags": e.labels,
     });

@@ -23,7 +23,8 @@ pub mod index;
 pub mod matching;
 
 pub use feature::{
-    format_features, format_te_signal, parse_features, parse_te_signal, VpdqError, VpdqFeature,
+    format_features, format_te_signal, parse_features, parse_signal, parse_te_signal, VpdqError,
+    VpdqFeature,
 };
 pub use hasher::{hash_frame, VpdqHasher};
 pub use index::{VideoHit, VideoIndex};

@@ -185,8 +185,10 @@ async fn add_entry(
     Json(ne): Json<NewEntry>,
 ) -> Result<Response, BankError> {
     s.service.bank(&name).await?;
-    let signal = ne.signal.trim().to_ascii_lowercase();
-    vigil_hashdb::bank::parse_signal(ne.signal_type, &signal).map_err(BankError::Invalid)?;
+    // The canonical form (lowercase hex; a video's frame lines whichever
+    // form it came in), so the derived id is the same for the same signal.
+    let (signal, _) =
+        vigil_hashdb::bank::parse_signal(ne.signal_type, &ne.signal).map_err(BankError::Invalid)?;
     let mut entry = BankEntry::derived(&name, ne.signal_type, &signal);
     entry.labels = ne.labels;
     entry.note = ne.note;

@@ -13,6 +13,7 @@
 use crate::decide::{MatchEvidence, VideoMatchEvidence};
 use crate::messages::SignalValue;
 use crate::metrics;
+use crate::videos::BankedVideos;
 use md5::{Digest, Md5};
 use sha2::Sha256;
 use std::sync::{Arc, RwLock};
@@ -21,14 +22,15 @@ use vigil_decode::video::{VideoError, VideoLimits, VideoOptions};
 use vigil_decode::{DecodeError, Limits};
 use vigil_hashdb::{BankAction, BankStatus, HashDb, SignalType, Signals};
 use vigil_models::{Classifier, ClassifierOutput, ModelError};
-use vigil_vpdq::{VideoIndex, VpdqFeature, VpdqHasher};
+use vigil_vpdq::{VpdqFeature, VpdqHasher};
 
 /// The hash database shared by all workers of a process; writers (bank
 /// updates) take the write lock briefly.
 pub type SharedHashDb = Arc<RwLock<HashDb>>;
 
-/// Banked videos (ids `bank/entry_id`), shared like [`SharedHashDb`].
-pub type SharedVideoIndex = Arc<RwLock<VideoIndex>>;
+/// Banked videos (ids `bank/entry_id`), shared like [`SharedHashDb`] and
+/// rebuilt from its video entries when they change.
+pub type SharedVideoIndex = Arc<RwLock<BankedVideos>>;
 
 /// What the worker needs to handle video uploads.
 #[derive(Clone)]
@@ -189,11 +191,26 @@ impl Analyzer {
         features: &[VpdqFeature],
         video: &VideoSupport,
     ) -> Vec<VideoMatchEvidence> {
-        let index = video.index.read().unwrap_or_else(|p| p.into_inner());
-        let cfg = *index.config();
-        let hits = index.matches(features);
-        drop(index);
         let db = self.hashdb.read().unwrap_or_else(|p| p.into_inner());
+        let stale = !video
+            .index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_current(&db);
+        if stale {
+            let mut banked = video.index.write().unwrap_or_else(|p| p.into_inner());
+            if banked.sync(&db) {
+                tracing::info!(
+                    videos = banked.index().len(),
+                    unreadable = banked.unreadable(),
+                    "rebuilt the video index from the hash database"
+                );
+            }
+        }
+        let banked = video.index.read().unwrap_or_else(|p| p.into_inner());
+        let cfg = *banked.config();
+        let hits = banked.index().matches(features);
+        drop(banked);
         hits.into_iter()
             .map(|h| {
                 let (bank, entry_id) = h.id.split_once('/').unwrap_or((h.id.as_str(), ""));

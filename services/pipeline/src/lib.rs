@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod policy;
 pub mod quarantine;
 pub mod retrohunt;
+pub mod videos;
 
 pub use actions::{ActionCause, ActionMsg, PlatformAction};
 pub use analyze::{
@@ -22,3 +23,4 @@ pub use messages::{
     MESSAGE_VERSION,
 };
 pub use policy::{Policy, PolicyError};
+pub use videos::BankedVideos;

@@ -1,6 +1,6 @@
 //! The video branch of the stage chain and the video-aware decision: a
 //! video upload is decoded (FFmpeg subprocess), hashed with vPDQ, matched
-//! against a video bank imported from the reference text format, and
+//! against `vpdq` bank entries imported from the reference text format, and
 //! decided with both shares and the matched time ranges in the reasons.
 //!
 //! Needs `ffmpeg` (`scripts/setup-ffmpeg.sh`) and `shared/testdata/vpdq`
@@ -10,11 +10,11 @@ use chrono::{TimeZone, Utc};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use vigil_decode::video::{VideoLimits, VideoOptions};
-use vigil_hashdb::{Bank, BankAction, HashDb};
+use vigil_hashdb::{Bank, BankAction, BankEntry, HashDb, SignalType};
 use vigil_pipeline::{
-    decide_with_video, Action, Analyzer, Evidence, PlatformContext, Policy, UploadId, VideoSupport,
+    decide_with_video, Action, Analyzer, BankedVideos, Evidence, PlatformContext, Policy, UploadId,
+    VideoSupport,
 };
-use vigil_vpdq::{parse_features, VideoIndex};
 
 fn testdata() -> PathBuf {
     vigil_testdata::require("vpdq")
@@ -27,23 +27,27 @@ fn analyzer(limits: VideoLimits) -> Analyzer {
     );
     let mut db = HashDb::new();
     db.upsert_bank(Bank::new("terror-video", BankAction::Takedown));
-    // The banked video comes from the reference's own vPDQ output (every
-    // frame of chair-orig-22-sd-bar), as a hash-sharing partner would send it.
-    let text =
-        std::fs::read_to_string(testdata().join("vpdq/sample-hashes/chair-orig-22-sd-bar.txt"))
+    // The banked videos come from the reference's own vPDQ output (every
+    // frame of chair-orig-22-sd-bar), as a hash-sharing partner would send
+    // it, stored as `vpdq` entries like any other bank signal; the worker's
+    // video index is built from them.
+    for (id, name) in [
+        ("chair-orig", "chair-orig-22-sd-bar"),
+        ("pattern", "pattern-hd-no-bar"),
+    ] {
+        let text =
+            std::fs::read_to_string(testdata().join(format!("vpdq/sample-hashes/{name}.txt")))
+                .unwrap();
+        db.upsert_entry(BankEntry::new("terror-video", id, SignalType::Vpdq, &text))
             .unwrap();
-    let mut index = VideoIndex::default();
-    index.insert("terror-video/chair-orig", &parse_features(&text).unwrap());
-    let text = std::fs::read_to_string(testdata().join("vpdq/sample-hashes/pattern-hd-no-bar.txt"))
-        .unwrap();
-    index.insert("terror-video/pattern", &parse_features(&text).unwrap());
+    }
     Analyzer::new(
         Arc::new(RwLock::new(db)),
         None,
         vigil_decode::Limits::default(),
     )
     .with_video(VideoSupport {
-        index: Arc::new(RwLock::new(index)),
+        index: Arc::new(RwLock::new(BankedVideos::default())),
         limits,
         options: VideoOptions::default(),
     })

@@ -146,13 +146,9 @@ impl App {
                 media: media.clone(),
                 analyzer: Analyzer::new(hashdb.clone(), classifier, config.decode_limits())
                     .with_video(vigil_pipeline::VideoSupport {
-                        // Video banks are not in the database yet (vPDQ is not a
-                        // bank signal type): videos are decoded within limits,
-                        // vPDQ-hashed, exact-matched and dead-lettered like
-                        // images; the video index starts empty.
-                        index: Arc::new(RwLock::new(vigil_vpdq::VideoIndex::new(
-                            vigil_vpdq::MatchConfig::default(),
-                        ))),
+                        // Built from the hash database's `vpdq` entries on the
+                        // first video upload, rebuilt when they change.
+                        index: Arc::new(RwLock::new(vigil_pipeline::BankedVideos::default())),
                         limits: vigil_decode::video::VideoLimits::default(),
                         options: vigil_decode::video::VideoOptions::default(),
                     }),

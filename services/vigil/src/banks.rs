@@ -121,6 +121,9 @@ pub async fn export(
         Format::TeCsv => formats::csv::export(&entries, out)?,
         Format::TeJson => formats::te_json::export(&entries, out)?,
         Format::Tcap => formats::tcap::export_page(&entries, None, None, out)?,
+        Format::Vpdq => {
+            formats::vpdq::export(bank, &entries, out)?;
+        }
     }
     Ok(())
 }
@@ -133,8 +136,8 @@ pub async fn add(
     signal: &str,
 ) -> anyhow::Result<String> {
     svc.bank(bank).await?;
-    let signal = signal.trim().to_ascii_lowercase();
-    vigil_hashdb::bank::parse_signal(signal_type, &signal).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (signal, _) = vigil_hashdb::bank::parse_signal(signal_type, signal)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let entry = BankEntry::derived(bank, signal_type, &signal);
     let id = entry.entry_id.clone();
     svc.apply(vec![Change::UpsertEntry { entry }]).await?;

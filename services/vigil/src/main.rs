@@ -139,7 +139,9 @@ enum BankCommand {
         file: PathBuf,
         #[arg(long)]
         bank: String,
-        /// hashlist (`pdq <hex>` lines), te-csv, te-json or tcap.
+        /// hashlist (`pdq <hex>` lines), te-csv, te-json, tcap, or vpdq (a
+        /// video's reference vPDQ text, as `vigil hash --format vpdq` prints
+        /// it; several videos each opened by `# entry <id>`).
         #[arg(long, default_value = "hashlist")]
         format: String,
         /// Skip records up to this position (the cursor a previous run printed).
@@ -156,7 +158,7 @@ enum BankCommand {
     Export {
         #[arg(long)]
         bank: String,
-        /// hashlist, te-csv, te-json or tcap.
+        /// hashlist, te-csv, te-json, tcap, or vpdq (the bank's videos only).
         #[arg(long, default_value = "hashlist")]
         format: String,
     },
@@ -164,7 +166,7 @@ enum BankCommand {
     Add {
         #[arg(long)]
         bank: String,
-        /// pdq, md5 or sha256.
+        /// pdq, md5 or sha256 (videos: `bank import --format vpdq`).
         #[arg(long, default_value = "pdq")]
         signal_type: String,
         signal: String,

@@ -52,3 +52,59 @@ async fn video_uploads_are_decided_and_corrupt_ones_dead_lettered() {
     assert!(m.contains("vigil_worker_dlq_total"), "{m}");
     t.app.shutdown().await.unwrap();
 }
+
+/// A video banked while Vigil runs (its reference vPDQ text, through the
+/// banks API, as a hash-sharing partner sends it) is matched by the running
+/// worker: a grey re-encode of it is taken down with both shares in the
+/// reasons; an unrelated video passes; the banked entry exports back in the
+/// same format. Uses `shared/testdata/vpdq` (read at run time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_video_banked_at_run_time_takes_down_its_copies() {
+    let testdata = vigil_testdata::require("vpdq");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.classifier.enabled = false;
+    let t = spawn_app_with(config, vigil::Roles::ALL, dir).await;
+
+    let bank =
+        serde_json::json!({"name": "videos", "action": "takedown", "labels": ["fictional-emblem"]});
+    assert_eq!(t.post_json("/v1/banks", bank).await.0, 201);
+    let text =
+        std::fs::read_to_string(testdata.join("vpdq/sample-hashes/chair-orig-22-sd-bar.txt"))
+            .unwrap();
+    let entry = serde_json::json!({"signal_type": "vpdq", "signal": text});
+    let (status, added) = t.post_json("/v1/banks/videos/entries", entry).await;
+    assert_eq!(status, 201, "{added}");
+    let bad = serde_json::json!({"signal_type": "vpdq", "signal": "0,100,zz,0.0"});
+    assert_eq!(t.post_json("/v1/banks/videos/entries", bad).await.0, 422);
+
+    let copy = std::fs::read(testdata.join("tmk/sample-videos/chair-22-sd-grey-bar.mp4")).unwrap();
+    let id = t.upload_ok(copy, "video/mp4").await;
+    let v = t.verdict(&id).await;
+    assert_eq!(v["verdict"]["action"], "takedown", "{v}");
+    let reasons = v["verdict"]["reasons"].to_string();
+    assert!(reasons.contains("vpdq match in bank videos"), "{reasons}");
+    assert!(reasons.contains("query frames"), "{reasons}");
+
+    let other = std::fs::read(testdata.join("tmk/sample-videos/pattern-sd-grey-bar.mp4")).unwrap();
+    let id = t.upload_ok(other, "video/mp4").await;
+    let v = t.verdict(&id).await;
+    assert_eq!(v["verdict"]["action"], "none", "{v}");
+
+    let mut out = Vec::new();
+    vigil::banks::export(
+        &t.app.banks().store,
+        "videos",
+        vigil_hashdb::formats::Format::Vpdq,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains(&format!("# entry {}", added["entry_id"].as_str().unwrap())));
+    assert_eq!(
+        vigil_vpdq::parse_features(&out).unwrap(),
+        vigil_vpdq::parse_features(&text).unwrap()
+    );
+    t.app.shutdown().await.unwrap();
+}
