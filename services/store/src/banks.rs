@@ -1,22 +1,60 @@
 //! Banks and entries in the database, the system of record for what Vigil
 //! may match (DESIGN.md §3.3). Changes arrive as [`Change`] records, the same
 //! ones published on `vigil.hashdb`, and are applied idempotently: applying
-//! a change twice leaves the database as applying it once.
+//! a change twice leaves the database as applying it once. Every change that
+//! alters a row is appended to the governance change log in the same
+//! transaction, with the actor who made it.
 
 use crate::db::{json, now, Store, StoreError};
+use crate::governance::{append_in_tx, is_conflict};
 use sqlx::{Any, Row, Transaction};
+use vigil_governance::NewRecord;
 use vigil_hashdb::{Bank, BankEntry, Change, HashDb};
 
 impl Store {
-    /// Apply changes in one transaction. Returns how many rows changed
-    /// (0 for a replay of changes already applied).
+    /// Apply changes in one transaction as `system`. Returns how many rows
+    /// changed (0 for a replay of changes already applied).
     pub async fn apply_changes(&self, changes: &[Change]) -> Result<u64, StoreError> {
+        self.apply_changes_as("system", changes).await
+    }
+
+    /// Apply changes in one transaction, logging each one that changed a
+    /// row as made by `actor`. Retried when another writer appended to
+    /// the change log first.
+    pub async fn apply_changes_as(
+        &self,
+        actor: &str,
+        changes: &[Change],
+    ) -> Result<u64, StoreError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_apply(actor, changes).await {
+                Err(e) if is_conflict(&e) && attempt < 50 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(2 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_apply(&self, actor: &str, changes: &[Change]) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let t = now();
         let mut changed = 0;
+        let mut records = Vec::new();
         for c in changes {
-            changed += apply_one(&mut tx, c, &t).await?;
+            let (n, kind) = apply_one(&mut tx, c, &t).await?;
+            if n > 0 {
+                records.push(NewRecord {
+                    actor: actor.to_string(),
+                    kind: kind.to_string(),
+                    payload: serde_json::to_value(c).expect("changes serialise"),
+                });
+            }
+            changed += n;
         }
+        append_in_tx(&mut tx, &records).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -45,9 +83,14 @@ impl Store {
     }
 }
 
-async fn apply_one(tx: &mut Transaction<'_, Any>, c: &Change, t: &str) -> Result<u64, StoreError> {
+/// Apply one change: rows changed, and the change-log kind.
+async fn apply_one(
+    tx: &mut Transaction<'_, Any>,
+    c: &Change,
+    t: &str,
+) -> Result<(u64, &'static str), StoreError> {
     let changed = match c {
-        Change::UpsertBank { bank } => upsert_bank(tx, bank, t).await?,
+        Change::UpsertBank { bank } => (upsert_bank(tx, bank, t).await?, "bank_upsert"),
         Change::DeleteBank { name } => {
             let a = sqlx::query("UPDATE bank_entries SET deleted = 1, updated_at = $1 WHERE bank = $2 AND deleted = 0")
                 .bind(t)
@@ -60,10 +103,20 @@ async fn apply_one(tx: &mut Transaction<'_, Any>, c: &Change, t: &str) -> Result
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
-            a + b
+            (a + b, "bank_delete")
         }
         Change::UpsertEntry { entry } => {
-            sqlx::query(
+            let live = sqlx::query(
+                "SELECT deleted FROM bank_entries WHERE bank = $1 AND entry_id = $2",
+            )
+            .bind(entry.bank.as_str())
+            .bind(entry.entry_id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.try_get::<i64, _>("deleted"))
+            .transpose()?
+                == Some(0);
+            let n = sqlx::query(
                 "INSERT INTO bank_entries (bank, entry_id, signal_type, signal, body, deleted, updated_at)
                  VALUES ($1, $2, $3, $4, $5, 0, $6)
                  ON CONFLICT (bank, entry_id) DO UPDATE SET signal_type = excluded.signal_type,
@@ -78,17 +131,21 @@ async fn apply_one(tx: &mut Transaction<'_, Any>, c: &Change, t: &str) -> Result
             .bind(t)
             .execute(&mut **tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            (n, if live { "entry_updated" } else { "entry_added" })
         }
-        Change::DeleteEntry { bank, entry_id } => sqlx::query(
+        Change::DeleteEntry { bank, entry_id } => (
+            sqlx::query(
             "UPDATE bank_entries SET deleted = 1, updated_at = $1 WHERE bank = $2 AND entry_id = $3 AND deleted = 0",
         )
         .bind(t)
         .bind(bank.as_str())
-        .bind(entry_id.as_str())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected(),
+            .bind(entry_id.as_str())
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+            "entry_delete",
+        ),
     };
     Ok(changed)
 }

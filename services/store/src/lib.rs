@@ -15,6 +15,7 @@ pub mod retro;
 pub mod review;
 
 pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};
+pub use governance::{DecideProposalError, NewProposal, ProposalRecord, ReferralRecord};
 pub use media::{MediaError, MediaStore};
 pub use review::{
     AppealError, AppealFiled, AuditEntry, AuditQuery, Claim, DecideError, Decided, Decision,

@@ -1300,6 +1300,15 @@ impl Store {
             Some(&format!("{username} as {role}")),
         )
         .await?;
+        // Users and roles decide who may approve guarded changes: every
+        // change to them goes into the hash-chained change log (never the
+        // password hash).
+        self.log_change(
+            "operator",
+            "user_upsert",
+            serde_json::json!({"username": username, "role": role.as_str(), "created": !existed}),
+        )
+        .await?;
         Ok(!existed)
     }
 
