@@ -49,6 +49,32 @@ pub struct Bank {
     /// SHA-256. `None` reports every match.
     #[serde(default)]
     pub sampling_rate: Option<f64>,
+    /// What the bank's approved charter lets a match do automatically. Set
+    /// only by governance when a second person approves a charter; `None`
+    /// (no charter) means matches in this bank only ever route to review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charter: Option<CharterScope>,
+}
+
+/// The part of a bank's charter that matching needs: whether a match may
+/// take content down everywhere, or only restrict it in named
+/// jurisdictions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharterScope {
+    /// A global takedown is allowed.
+    pub takedown: bool,
+    /// Where a restriction applies when takedown is not allowed (ISO 3166
+    /// codes); empty with `takedown = false` means review only.
+    #[serde(default)]
+    pub restrict_jurisdictions: Vec<String>,
+}
+
+impl CharterScope {
+    /// Whether the charter allows any automated action.
+    pub fn may_act(&self) -> bool {
+        self.takedown || !self.restrict_jurisdictions.is_empty()
+    }
 }
 
 impl Bank {
@@ -62,6 +88,7 @@ impl Bank {
             pdq_threshold: 31,
             description: String::new(),
             sampling_rate: None,
+            charter: None,
         }
     }
 
@@ -228,6 +255,8 @@ pub struct MatchDetail {
     pub reason: Option<String>,
     /// The entry itself is quarantined.
     pub entry_quarantined: bool,
+    /// The bank's charter scope (None: no charter, review only).
+    pub charter: Option<CharterScope>,
 }
 
 /// One record of the change log (`vigil.hashdb`, keyed by [`Change::key`]).
@@ -1048,6 +1077,7 @@ impl HashDb {
             suppresses_automation: reason.is_some(),
             reason,
             entry_quarantined: e.quarantined,
+            charter: bank.charter.clone(),
         });
     }
 

@@ -20,7 +20,7 @@ pub mod snapshot;
 pub mod video;
 
 pub use bank::{
-    Applied, Bank, BankAction, BankEntry, BankStats, BankStatus, Change, EntryCounters, HashDb,
+    Applied, Bank, BankAction, CharterScope, BankEntry, BankStats, BankStatus, Change, EntryCounters, HashDb,
     HashDbError, Match, MatchDetail, MemoryReport, Opinion, Outcome, Provenance,
 };
 pub use index::{Hit, PdqIndex};

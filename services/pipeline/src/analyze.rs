@@ -112,6 +112,7 @@ impl Analyzer {
             .into_iter()
             .map(|d| MatchEvidence {
                 entry_quarantined: d.entry_quarantined,
+                charter: d.charter.clone(),
                 bank_action: d.bank_action,
                 bank_status: d.bank_status,
                 // Allow-list banks and quarantined banks are handled by their
@@ -215,9 +216,9 @@ impl Analyzer {
             .map(|h| {
                 let (bank, entry_id) = h.id.split_once('/').unwrap_or((h.id.as_str(), ""));
                 // A video whose bank is not loaded is only ever reviewed.
-                let (bank_action, bank_status, labels) = match db.bank(bank) {
-                    Some(b) => (b.action, b.status, b.labels.clone()),
-                    None => (BankAction::ReviewOnly, BankStatus::Active, Vec::new()),
+                let (bank_action, bank_status, labels, charter) = match db.bank(bank) {
+                    Some(b) => (b.action, b.status, b.labels.clone(), b.charter.clone()),
+                    None => (BankAction::ReviewOnly, BankStatus::Active, Vec::new(), None),
                 };
                 VideoMatchEvidence {
                     bank: bank.to_string(),
@@ -225,6 +226,7 @@ impl Analyzer {
                     labels,
                     bank_action,
                     bank_status,
+                    charter,
                     query_threshold_pct: cfg.query_threshold_pct,
                     compared_threshold_pct: cfg.compared_threshold_pct,
                     distance_tolerance: cfg.distance_tolerance,

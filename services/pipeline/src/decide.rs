@@ -9,7 +9,7 @@ use crate::messages::{
 };
 use crate::policy::{Policy, UndecodableAction};
 use chrono::{DateTime, Utc};
-use vigil_hashdb::{BankAction, BankStatus, Match, SignalType};
+use vigil_hashdb::{BankAction, BankStatus, CharterScope, Match, SignalType};
 use vigil_models::ClassifierOutput;
 
 /// A bank match together with what the bank allows at the time of matching.
@@ -24,6 +24,73 @@ pub struct MatchEvidence {
     /// The entry itself is quarantined (its overturn rate passed the
     /// policy's thresholds): queued with reason `quarantined_entry`.
     pub entry_quarantined: bool,
+    /// What the bank's approved charter lets a match do automatically
+    /// (governance, DESIGN.md §6a). `None`: the bank has no charter and its
+    /// matches only ever route to review.
+    pub charter: Option<CharterScope>,
+}
+
+/// The automated action a match in `bank` may take: a restriction in the
+/// policy's jurisdictions for the bank when it scopes one, else what the
+/// charter allows (takedown, or restrict in the charter's jurisdictions).
+/// `None` when the charter allows no automated action.
+pub fn automated_action(
+    charter: Option<&CharterScope>,
+    bank: &str,
+    policy: &Policy,
+) -> Option<Action> {
+    let c = charter.filter(|c| c.may_act())?;
+    if let Some(j) = policy.restrict_to(bank) {
+        return Some(Action::Restrict {
+            jurisdictions: j.to_vec(),
+        });
+    }
+    Some(if c.takedown {
+        Action::Takedown
+    } else {
+        Action::Restrict {
+            jurisdictions: c.restrict_jurisdictions.clone(),
+        }
+    })
+}
+
+/// Raise `action` to `a` when `a` is more severe; two restrictions merge
+/// their jurisdictions.
+fn raise_to(action: &mut Action, a: Action) {
+    if let (
+        Action::Restrict { jurisdictions: have },
+        Action::Restrict { jurisdictions: more },
+    ) = (&mut *action, &a)
+    {
+        for j in more {
+            if !have.contains(j) {
+                have.push(j.clone());
+            }
+        }
+        have.sort();
+        return;
+    }
+    if a.severity() > action.severity() {
+        *action = a;
+    }
+}
+
+/// The statement of reasons for an automated action (None below restrict).
+fn automated_statement(action: &Action, policy_version: &str, reasons: &[String]) -> Option<String> {
+    match action {
+        Action::Restrict { jurisdictions } => Some(format!(
+            "Restricted automatically in {} only, under policy {}. Grounds: {}. You can appeal this decision.",
+            jurisdictions.join(", "),
+            policy_version,
+            reasons.join("; ")
+        )),
+        a if a.severity() >= Action::Takedown.severity() => Some(format!(
+            "Removed automatically under policy {}. Grounds: {}. You can appeal this decision.",
+            policy_version,
+            reasons.join("; ")
+        )),
+        _ => None,
+    }
 }
 
 /// Everything the decision is based on.
@@ -50,11 +117,7 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
     let mut queue_reason: Option<&'static str> = None;
     let mut priority = 0.0f64;
     let mut kept_matches = Vec::new();
-    let raise = |a: Action, action: &mut Action| {
-        if a.severity() > action.severity() {
-            *action = a;
-        }
-    };
+    let raise = |a: Action, action: &mut Action| raise_to(action, a);
 
     let low_quality = ev.pdq_quality.is_some_and(|q| q < policy.pdq_min_quality);
     if low_quality {
@@ -90,12 +153,14 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         priority = priority.max(strength);
         let exact = m.signal_type != SignalType::Pdq;
         let within_auto = exact || m.distance <= auto_t;
+        let auto_action = automated_action(me.charter.as_ref(), &m.bank, policy);
         let can_auto = me.bank_action == BankAction::Takedown
             && me.bank_status == BankStatus::Active
             && me.suppress_reason.is_none()
-            && !review_only;
-        if within_auto && can_auto {
-            raise(Action::Takedown, &mut action);
+            && !review_only
+            && auto_action.is_some();
+        if let (true, true, Some(a)) = (within_auto, can_auto, auto_action) {
+            raise(a, &mut action);
             reasons.push(if exact {
                 format!(
                     "exact {} match in bank {} (entry {})",
@@ -122,6 +187,10 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
                 r.clone()
             } else if me.bank_status == BankStatus::Quarantined {
                 "bank is quarantined".to_string()
+            } else if me.bank_action == BankAction::Takedown
+                && me.charter.as_ref().is_none_or(|c| !c.may_act())
+            {
+                "bank has no charter allowing automated action: review only".to_string()
             } else if !can_auto {
                 "bank or policy allows review only".to_string()
             } else {
@@ -193,13 +262,7 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         );
     }
 
-    let statement_of_reasons = (action.severity() >= Action::Takedown.severity()).then(|| {
-        format!(
-            "Removed automatically under policy {}. Grounds: {}. You can appeal this decision.",
-            policy.version,
-            reasons.join("; ")
-        )
-    });
+    let statement_of_reasons = automated_statement(&action, &policy.version, &reasons);
 
     let verdict = Verdict {
         v: MESSAGE_VERSION,
@@ -242,6 +305,8 @@ pub struct VideoMatchEvidence {
     pub labels: Vec<String>,
     pub bank_action: BankAction,
     pub bank_status: BankStatus,
+    /// The bank's charter scope (None: review only), as for [`MatchEvidence`].
+    pub charter: Option<CharterScope>,
     /// Shares, counts and time ranges from `vigil_vpdq`.
     pub m: vigil_vpdq::VideoMatch,
     /// The thresholds the shares were held against (percent).
@@ -317,13 +382,13 @@ pub fn decide_with_video(
         if v.bank_action == BankAction::Allow {
             allow_listed = true;
             line.push_str(" (allow-list bank)");
-        } else if v.bank_action == BankAction::Takedown
-            && v.bank_status == BankStatus::Active
-            && !review_only
-        {
-            if Action::Takedown.severity() > action.severity() {
-                action = Action::Takedown;
-            }
+        } else if let (true, Some(a)) = (
+            v.bank_action == BankAction::Takedown
+                && v.bank_status == BankStatus::Active
+                && !review_only,
+            automated_action(v.charter.as_ref(), &v.bank, policy),
+        ) {
+            raise_to(&mut action, a);
         } else {
             if Action::Review.severity() > action.severity() {
                 action = Action::Review;
@@ -337,6 +402,10 @@ pub fn decide_with_video(
             });
             line.push_str(if v.bank_status == BankStatus::Quarantined {
                 ": bank is quarantined"
+            } else if v.bank_action == BankAction::Takedown
+                && v.charter.as_ref().is_none_or(|c| !c.may_act())
+            {
+                ": bank has no charter allowing automated action: review only"
             } else {
                 ": bank or policy allows review only"
             });
@@ -364,13 +433,8 @@ pub fn decide_with_video(
             ));
         }
     }
-    verdict.statement_of_reasons = (action.severity() >= Action::Takedown.severity()).then(|| {
-        format!(
-            "Removed automatically under policy {}. Grounds: {}. You can appeal this decision.",
-            policy.version,
-            verdict.reasons.join("; ")
-        )
-    });
+    verdict.statement_of_reasons =
+        automated_statement(&action, &policy.version, &verdict.reasons);
     verdict.action = action.clone();
     let review = (action == Action::Review).then(|| ReviewItem {
         v: MESSAGE_VERSION,

@@ -22,5 +22,5 @@ pub use messages::{
     Action, DlqRecord, PlatformContext, ReviewItem, SignalValue, UploadId, UploadMsg, Verdict,
     MESSAGE_VERSION,
 };
-pub use policy::{Policy, PolicyError};
+pub use policy::{Policy, PolicyError, ReferralActionPolicy, ReferralPolicy};
 pub use videos::BankedVideos;

@@ -42,6 +42,29 @@ pub struct BankPolicy {
     /// Never action this bank automatically, whatever the bank allows.
     #[serde(default)]
     pub review_only: bool,
+    /// Automated action in this bank only restricts the upload in these
+    /// jurisdictions (ISO 3166 codes) instead of a global takedown.
+    #[serde(default)]
+    pub restrict_to: Vec<String>,
+}
+
+/// How referrals and removal orders from authorities are acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferralActionPolicy {
+    /// Withhold in the referral's jurisdictions only.
+    #[default]
+    Restrict,
+    /// Remove everywhere.
+    Takedown,
+}
+
+/// `[referrals]`: what an accepted referral does to the uploads it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralPolicy {
+    #[serde(default)]
+    pub action: ReferralActionPolicy,
 }
 
 /// What the classifier may do.
@@ -87,6 +110,8 @@ pub struct Policy {
     /// When entries and banks are quarantined automatically.
     #[serde(default)]
     pub quarantine: crate::quarantine::QuarantinePolicy,
+    #[serde(default)]
+    pub referrals: ReferralPolicy,
 }
 
 fn default_min_quality() -> u8 {
@@ -168,6 +193,15 @@ impl Policy {
             b.auto_threshold.unwrap_or(self.pdq.auto_threshold),
             b.review_threshold.unwrap_or(self.pdq.review_threshold),
         )
+    }
+
+    /// The jurisdictions automated action in `bank` is restricted to, if the
+    /// policy scopes it.
+    pub fn restrict_to(&self, bank: &str) -> Option<&[String]> {
+        self.banks
+            .get(bank)
+            .map(|b| b.restrict_to.as_slice())
+            .filter(|j| !j.is_empty())
     }
 
     /// `(auto_threshold, review_threshold, review_only)` for a bank.

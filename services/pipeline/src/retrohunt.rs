@@ -122,6 +122,10 @@ mod tests {
             bank_status: BankStatus::Active,
             suppress_reason: None,
             entry_quarantined: false,
+            charter: Some(vigil_hashdb::CharterScope {
+                takedown: true,
+                restrict_jurisdictions: vec![],
+            }),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The pure decision, without Kafka, HTTP or SQL.
 
 use chrono::{TimeZone, Utc};
-use vigil_hashdb::{BankAction, BankStatus, Match, SignalType};
+use vigil_hashdb::{BankAction, BankStatus, CharterScope, Match, SignalType};
 use vigil_models::ClassifierOutput;
 use vigil_pipeline::policy::UndecodableAction;
 use vigil_pipeline::{decide, Action, Evidence, MatchEvidence, PlatformContext, Policy, UploadId};
@@ -39,6 +39,10 @@ fn pdq_match(bank: &str, distance: u32, action: BankAction, status: BankStatus) 
         bank_status: status,
         suppress_reason: None,
         entry_quarantined: false,
+        charter: Some(CharterScope {
+            takedown: true,
+            restrict_jurisdictions: vec![],
+        }),
     }
 }
 
@@ -177,4 +181,72 @@ fn decide_is_deterministic_and_priority_grows_with_strength_and_reach() {
     let mut wide = e.clone();
     wide.context.reach = Some(1_000_000);
     assert!(decide(&wide, &p).1.unwrap().priority > strong.priority);
+}
+
+#[test]
+fn a_bank_without_a_charter_only_routes_to_review() {
+    let p = Policy::builtin();
+    let mut m = pdq_match("b", 0, BankAction::Takedown, BankStatus::Active);
+    m.charter = None;
+    let (v, item) = decide(&ev(vec![m.clone()], None), &p);
+    assert_eq!(v.action, Action::Review);
+    assert!(item.is_some());
+    assert!(
+        v.reasons.iter().any(|r| r.contains("no charter")),
+        "{:?}",
+        v.reasons
+    );
+    // A charter that allows no automated action is the same.
+    m.charter = Some(CharterScope {
+        takedown: false,
+        restrict_jurisdictions: vec![],
+    });
+    assert_eq!(action_of(&ev(vec![m], None), &p), Action::Review);
+}
+
+#[test]
+fn charters_and_policy_scope_action_to_jurisdictions() {
+    let p = Policy::builtin();
+    let mut m = pdq_match("b", 0, BankAction::Takedown, BankStatus::Active);
+    m.charter = Some(CharterScope {
+        takedown: false,
+        restrict_jurisdictions: vec!["DE".into()],
+    });
+    let mut m2 = m.clone();
+    m2.m.bank = "c".into();
+    m2.charter = Some(CharterScope {
+        takedown: false,
+        restrict_jurisdictions: vec!["AT".into(), "DE".into()],
+    });
+    let (v, item) = decide(&ev(vec![m.clone(), m2], None), &p);
+    assert_eq!(
+        v.action,
+        Action::Restrict {
+            jurisdictions: vec!["AT".into(), "DE".into()]
+        }
+    );
+    assert!(item.is_none());
+    let sor = v.statement_of_reasons.unwrap();
+    assert!(sor.contains("Restricted automatically in AT, DE only"), "{sor}");
+
+    // The policy can scope a takedown-chartered bank to jurisdictions.
+    let text = format!(
+        "{}\n[banks.b]\nrestrict_to = [\"FR\"]\n",
+        vigil_pipeline::policy::DEFAULT_POLICY_TOML
+    );
+    let scoped = Policy::from_toml(&text).unwrap();
+    let full = pdq_match("b", 0, BankAction::Takedown, BankStatus::Active);
+    assert_eq!(
+        action_of(&ev(vec![full.clone()], None), &scoped),
+        Action::Restrict {
+            jurisdictions: vec!["FR".into()]
+        }
+    );
+    // A takedown match elsewhere is stronger than a restriction.
+    let mut other = full;
+    other.m.bank = "other".into();
+    assert_eq!(
+        action_of(&ev(vec![m, other], None), &scoped),
+        Action::Takedown
+    );
 }

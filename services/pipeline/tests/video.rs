@@ -26,7 +26,13 @@ fn analyzer(limits: VideoLimits) -> Analyzer {
         "ffmpeg/ffprobe not found on PATH: run scripts/setup-ffmpeg.sh"
     );
     let mut db = HashDb::new();
-    db.upsert_bank(Bank::new("terror-video", BankAction::Takedown));
+    let mut bank = Bank::new("terror-video", BankAction::Takedown);
+    // An approved charter lets matches in the bank act (DESIGN.md §6a).
+    bank.charter = Some(vigil_hashdb::CharterScope {
+        takedown: true,
+        restrict_jurisdictions: vec![],
+    });
+    db.upsert_bank(bank);
     // The banked videos come from the reference's own vPDQ output (every
     // frame of chair-orig-22-sd-bar), as a hash-sharing partner would send
     // it, stored as `vpdq` entries like any other bank signal; the worker's
