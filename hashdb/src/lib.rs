@@ -20,8 +20,9 @@ pub mod snapshot;
 pub mod video;
 
 pub use bank::{
-    Applied, Bank, BankAction, CharterScope, BankEntry, BankStats, BankStatus, Change, EntryCounters, HashDb,
-    HashDbError, Match, MatchDetail, MemoryReport, Opinion, Outcome, Provenance,
+    Applied, Bank, BankAction, BankEntry, BankStats, BankStatus, Change, CharterScope,
+    EntryCounters, HashDb, HashDbError, Match, MatchDetail, MemoryReport, Opinion, Outcome,
+    Provenance,
 };
 pub use index::{Hit, PdqIndex};
 pub use signal::{ExactHash, SignalType, Signals};

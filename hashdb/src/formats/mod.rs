@@ -174,6 +174,12 @@ pub enum RejectReason {
     Duplicate { first: u64 },
     #[error("{0}")]
     BadVpdq(String),
+    /// Governance: the entry carries a label its bank's charter does not allow.
+    #[error("label {0:?} is outside the bank's charter")]
+    OutsideCharter(String),
+    /// Governance: a chartered bank needs a behaviour label on every entry.
+    #[error("entry has no behaviour label; the bank's charter needs one of its allowed labels")]
+    Unlabelled,
 }
 
 /// One accepted record.

@@ -1,6 +1,15 @@
 //! The banks HTTP API: list, create and update banks, add and remove
-//! entries, and look a hash up in the loaded banks.
+//! entries, and look a hash up in the loaded banks; and the governance API
+//! over them: charters, proposals (`/v1/proposals`, approve and reject),
+//! referrals (`/v1/referrals`) and the governance report.
+//!
+//! Every change needs a signed-in user: an `Authorization: Bearer` token
+//! from `POST /api/login` (a review account's session). Changes that widen
+//! what Vigil removes answer `202 Accepted` with the proposal they became;
+//! a different lead or admin approves it with
+//! `POST /v1/proposals/{id}/approve`.
 
+use crate::governance::{GovError, Governance, Submitted};
 use crate::{BankError, BankService};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -10,26 +19,128 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::{Arc, RwLock};
+use vigil_governance::{Charter, NewReferral, Status};
 use vigil_hashdb::{
     Bank, BankAction, BankEntry, BankStats, BankStatus, Change, HashDb, PdqHash, SignalType,
 };
+use vigil_pipeline::ReferralActionPolicy;
+use vigil_store::ProposalRecord;
 
 #[derive(Clone)]
 struct ApiState {
     service: BankService,
+    gov: Governance,
     db: Arc<RwLock<HashDb>>,
+    /// What accepted referrals do (the policy's `[referrals] action`).
+    referral_action: ReferralActionPolicy,
 }
 
 /// The banks API over `service`, answering lookups from `db` (the
 /// process's loaded banks).
-pub fn router(service: BankService, db: Arc<RwLock<HashDb>>) -> Router {
+pub fn router(
+    service: BankService,
+    db: Arc<RwLock<HashDb>>,
+    referral_action: ReferralActionPolicy,
+) -> Router {
     Router::new()
         .route("/v1/banks", get(list_banks).post(create_bank))
         .route("/v1/banks/{name}", get(get_bank).patch(update_bank))
+        .route(
+            "/v1/banks/{name}/charter",
+            get(get_charter).put(put_charter).delete(delete_charter),
+        )
         .route("/v1/banks/{name}/entries", post(add_entry))
         .route("/v1/banks/{name}/entries/{entry_id}", delete(remove_entry))
         .route("/v1/lookup", get(lookup))
-        .with_state(ApiState { service, db })
+        .route("/v1/proposals", get(list_proposals))
+        .route("/v1/proposals/{id}", get(get_proposal))
+        .route("/v1/proposals/{id}/approve", post(approve_proposal))
+        .route("/v1/proposals/{id}/reject", post(reject_proposal))
+        .route("/v1/referrals", get(list_referrals).post(add_referral))
+        .route("/v1/referrals/{id}/contest", post(contest_referral))
+        .route("/v1/governance/report", get(governance_report))
+        .with_state(ApiState {
+            gov: Governance::new(service.clone()),
+            service,
+            db,
+            referral_action,
+        })
+}
+
+/// The signed-in user behind a bearer token (a review session).
+struct Actor {
+    username: String,
+}
+
+impl axum::extract::FromRequestParts<ApiState> for Actor {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        let unauth = || {
+            problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "bank and governance changes need `Authorization: Bearer <token>` from POST /api/login".into(),
+            )
+        };
+        let Some(token) = token else {
+            return Err(unauth());
+        };
+        use sha2::Digest;
+        let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        match state.service.store.session(&hash).await {
+            Ok(Some(s)) => Ok(Actor {
+                username: s.username,
+            }),
+            Ok(None) => Err(unauth()),
+            Err(e) => Err(BankError::Store(e).into_response()),
+        }
+    }
+}
+
+impl IntoResponse for GovError {
+    fn into_response(self) -> Response {
+        use vigil_store::DecideProposalError as D;
+        match self {
+            GovError::Bank(b) => b.into_response(),
+            GovError::Decide(D::NotFound(_)) | GovError::NoSuchReferral(_) => {
+                problem(StatusCode::NOT_FOUND, "not_found", self.to_string())
+            }
+            GovError::Decide(D::Rule(r)) => {
+                problem(StatusCode::FORBIDDEN, r.reason(), r.to_string())
+            }
+            GovError::Decide(D::Store(e)) => BankError::Store(e).into_response(),
+            GovError::OutsideCharter { .. } => problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "outside_charter",
+                self.to_string(),
+            ),
+            GovError::Charter(_)
+            | GovError::Referral(_)
+            | GovError::Policy(_)
+            | GovError::Invalid(_) => problem(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                self.to_string(),
+            ),
+        }
+    }
+}
+
+fn submitted<T: Serialize>(s: Submitted, applied: T, status: StatusCode) -> Response {
+    match s {
+        Submitted::Applied { .. } => (status, Json(applied)).into_response(),
+        Submitted::Proposed { .. } => (StatusCode::ACCEPTED, Json(s)).into_response(),
+    }
 }
 
 fn problem(status: StatusCode, kind: &str, detail: String) -> Response {
@@ -112,8 +223,9 @@ struct NewBank {
 
 async fn create_bank(
     State(s): State<ApiState>,
+    actor: Actor,
     Json(nb): Json<NewBank>,
-) -> Result<Response, BankError> {
+) -> Result<Response, GovError> {
     if s.service.bank(&nb.name).await.is_ok() {
         return Ok(problem(
             StatusCode::CONFLICT,
@@ -129,8 +241,18 @@ async fn create_bank(
     if let Some(t) = nb.pdq_threshold {
         bank.pdq_threshold = t;
     }
-    s.service.put_bank(bank.clone()).await?;
-    Ok((StatusCode::CREATED, Json(bank)).into_response())
+    HashDb::new()
+        .upsert_bank_checked(bank.clone())
+        .map_err(|e| BankError::Invalid(e.to_string()))?;
+    let r = s
+        .gov
+        .submit(
+            &actor.username,
+            vec![Change::UpsertBank { bank: bank.clone() }],
+            &format!("create bank {}", bank.name),
+        )
+        .await?;
+    Ok(submitted(r, bank, StatusCode::CREATED))
 }
 
 #[derive(Deserialize)]
@@ -145,9 +267,10 @@ struct BankPatch {
 
 async fn update_bank(
     State(s): State<ApiState>,
+    actor: Actor,
     Path(name): Path<String>,
     Json(p): Json<BankPatch>,
-) -> Result<Json<Bank>, BankError> {
+) -> Result<Response, GovError> {
     let mut bank = s.service.bank(&name).await?;
     if let Some(a) = p.action {
         bank.action = a;
@@ -164,8 +287,18 @@ async fn update_bank(
     if let Some(t) = p.pdq_threshold {
         bank.pdq_threshold = t;
     }
-    s.service.put_bank(bank.clone()).await?;
-    Ok(Json(bank))
+    HashDb::new()
+        .upsert_bank_checked(bank.clone())
+        .map_err(|e| BankError::Invalid(e.to_string()))?;
+    let r = s
+        .gov
+        .submit(
+            &actor.username,
+            vec![Change::UpsertBank { bank: bank.clone() }],
+            &format!("update bank {name}"),
+        )
+        .await?;
+    Ok(submitted(r, bank, StatusCode::OK))
 }
 
 #[derive(Deserialize)]
@@ -181,9 +314,10 @@ struct NewEntry {
 
 async fn add_entry(
     State(s): State<ApiState>,
+    actor: Actor,
     Path(name): Path<String>,
     Json(ne): Json<NewEntry>,
-) -> Result<Response, BankError> {
+) -> Result<Response, GovError> {
     s.service.bank(&name).await?;
     // The canonical form (lowercase hex; a video's frame lines whichever
     // form it came in), so the derived id is the same for the same signal.
@@ -193,24 +327,43 @@ async fn add_entry(
     entry.labels = ne.labels;
     entry.note = ne.note;
     let id = entry.entry_id.clone();
-    s.service.apply(vec![Change::UpsertEntry { entry }]).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"bank": name, "entry_id": id})),
-    )
-        .into_response())
+    let r = s
+        .gov
+        .submit(
+            &actor.username,
+            vec![Change::UpsertEntry { entry }],
+            &format!("add entry {id} to bank {name}"),
+        )
+        .await?;
+    Ok(match r {
+        Submitted::Proposed { proposal_id, kind, .. } => (
+            StatusCode::ACCEPTED,
+            Json(json!({"bank": name, "entry_id": id, "outcome": "proposed", "proposal_id": proposal_id, "kind": kind})),
+        )
+            .into_response(),
+        Submitted::Applied { .. } => (
+            StatusCode::CREATED,
+            Json(json!({"bank": name, "entry_id": id})),
+        )
+            .into_response(),
+    })
 }
 
 async fn remove_entry(
     State(s): State<ApiState>,
+    actor: Actor,
     Path((name, entry_id)): Path<(String, String)>,
 ) -> Result<Response, BankError> {
+    // Removing narrows what is removed: it needs no second person.
     let changed = s
         .service
-        .apply(vec![Change::DeleteEntry {
-            bank: name,
-            entry_id,
-        }])
+        .apply_as(
+            &actor.username,
+            vec![Change::DeleteEntry {
+                bank: name,
+                entry_id,
+            }],
+        )
         .await?;
     Ok(if changed > 0 {
         StatusCode::NO_CONTENT.into_response()
@@ -260,4 +413,211 @@ async fn lookup(State(s): State<ApiState>, Query(q): Query<LookupQuery>) -> Resp
         })
         .collect();
     Json(json!({ "hits": hits })).into_response()
+}
+
+async fn get_charter(
+    State(s): State<ApiState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, BankError> {
+    s.service.bank(&name).await?;
+    let c = s.service.store.charter(&name).await?;
+    Ok(Json(json!({"bank": name, "charter": c})))
+}
+
+async fn put_charter(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(name): Path<String>,
+    Json(c): Json<Charter>,
+) -> Result<Response, GovError> {
+    let id = s
+        .gov
+        .propose_charter(&actor.username, &name, Some(c))
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"outcome": "proposed", "proposal_id": id, "kind": "charter_change"})),
+    )
+        .into_response())
+}
+
+async fn delete_charter(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(name): Path<String>,
+) -> Result<Response, GovError> {
+    let id = s.gov.propose_charter(&actor.username, &name, None).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"outcome": "proposed", "proposal_id": id, "kind": "charter_change"})),
+    )
+        .into_response())
+}
+
+/// A proposal as the API shows it.
+pub fn proposal_json(p: &ProposalRecord) -> serde_json::Value {
+    json!({
+        "proposal_id": p.proposal_id,
+        "kind": p.kind,
+        "summary": p.summary,
+        "diff": p.diff,
+        "status": p.status,
+        "proposed_by": p.proposed_by,
+        "proposed_at": p.proposed_at,
+        "decided_by": p.decided_by,
+        "decided_role": p.decided_role,
+        "decided_at": p.decided_at,
+        "note": p.note,
+        "applied_at": p.applied_at,
+        "payload": p.payload,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProposalQuery {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+async fn list_proposals(
+    State(s): State<ApiState>,
+    _actor: Actor,
+    Query(q): Query<ProposalQuery>,
+) -> Result<Response, BankError> {
+    let status = match q.status.as_deref() {
+        None | Some("all") => None,
+        Some(x) => match Status::parse(x) {
+            Some(st) => Some(st),
+            None => {
+                return Ok(problem(
+                    StatusCode::BAD_REQUEST,
+                    "bad_status",
+                    "status is pending, approved, rejected, auto_approved or all".into(),
+                ))
+            }
+        },
+    };
+    let ps = s.service.store.proposals(status, 500).await?;
+    let v: Vec<_> = ps.iter().map(proposal_json).collect();
+    Ok(Json(json!({ "proposals": v })).into_response())
+}
+
+async fn get_proposal(
+    State(s): State<ApiState>,
+    _actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Response, BankError> {
+    Ok(match s.service.store.proposal(&id).await? {
+        Some(p) => Json(proposal_json(&p)).into_response(),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no proposal {id:?}"),
+        ),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    #[serde(default)]
+    note: Option<String>,
+}
+
+async fn approve_proposal(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    body: Option<Json<DecisionBody>>,
+) -> Result<Json<serde_json::Value>, GovError> {
+    let note = body.and_then(|b| b.0.note);
+    let p = s.gov.approve(&id, &actor.username, note.as_deref()).await?;
+    Ok(Json(proposal_json(&p)))
+}
+
+async fn reject_proposal(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    body: Option<Json<DecisionBody>>,
+) -> Result<Json<serde_json::Value>, GovError> {
+    let note = body.and_then(|b| b.0.note);
+    let p = s.gov.reject(&id, &actor.username, note.as_deref()).await?;
+    Ok(Json(proposal_json(&p)))
+}
+
+async fn add_referral(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Json(b): Json<serde_json::Value>,
+) -> Result<Response, GovError> {
+    let act = b.get("act").and_then(|v| v.as_bool()).unwrap_or(true);
+    let mut b = b;
+    if let Some(o) = b.as_object_mut() {
+        o.remove("act");
+    }
+    // The body is a referral plus an optional `act` flag (default true).
+    let r: NewReferral = serde_json::from_value(b)
+        .map_err(|e| GovError::Invalid(format!("bad referral body: {e}")))?;
+    let id = s
+        .gov
+        .add_referral(&actor.username, &r, s.referral_action, act)
+        .await?;
+    let actions = s.service.store.referral_actions(&id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"referral_id": id, "actions": actions.iter().map(|(u, a, j, pv)| json!({"upload_id": u, "action": a, "jurisdictions": j, "policy_version": pv})).collect::<Vec<_>>()})),
+    )
+        .into_response())
+}
+
+async fn list_referrals(
+    State(s): State<ApiState>,
+    _actor: Actor,
+) -> Result<Json<serde_json::Value>, BankError> {
+    let rs = s.service.store.referrals(500).await?;
+    let v: Vec<_> = rs
+        .iter()
+        .map(|r| {
+            json!({
+                "referral_id": r.referral_id, "issuer": r.referral.issuer,
+                "legal_basis": r.referral.legal_basis, "reference": r.referral.reference,
+                "jurisdictions": r.referral.jurisdictions, "deadline": r.referral.deadline,
+                "targets": r.referral.targets, "status": r.status.as_str(),
+                "recorded_by": r.recorded_by, "received_at": r.received_at,
+                "handled_at": r.handled_at, "handled_by": r.handled_by, "reason": r.reason,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "referrals": v })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContestBody {
+    reason: String,
+    /// Refuse instead of contest.
+    #[serde(default)]
+    refuse: bool,
+}
+
+async fn contest_referral(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    Json(b): Json<ContestBody>,
+) -> Result<Response, GovError> {
+    s.gov
+        .contest_referral(&actor.username, &id, &b.reason, b.refuse)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn governance_report(
+    State(s): State<ApiState>,
+    _actor: Actor,
+) -> Result<Json<vigil_governance::report::GovernanceReport>, BankError> {
+    let (r, p, e) = s.service.store.governance_report_rows().await?;
+    Ok(Json(vigil_governance::report::build(&r, &p, &e)))
 }

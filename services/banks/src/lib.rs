@@ -6,8 +6,11 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub mod governance;
+pub mod metrics;
 
 pub use api::router;
+pub use governance::{GovError, Governance, GovernedImport, Submitted};
 
 use std::io::BufRead;
 use std::sync::{Arc, RwLock};
@@ -57,12 +60,19 @@ pub struct ImportReport {
 }
 
 impl BankService {
-    /// Write changes durably, apply them locally, then publish them.
+    /// Write changes durably, apply them locally, then publish them. The
+    /// change log records them as made by `system`: use [`Governance`] for
+    /// changes people make, so guarded ones wait for a second person.
     pub async fn apply(&self, changes: Vec<Change>) -> Result<u64, BankError> {
+        self.apply_as("system", changes).await
+    }
+
+    /// [`BankService::apply`], logged as made by `actor`.
+    pub async fn apply_as(&self, actor: &str, changes: Vec<Change>) -> Result<u64, BankError> {
         if changes.is_empty() {
             return Ok(0);
         }
-        let changed = self.store.apply_changes(&changes).await?;
+        let changed = self.store.apply_changes_as(actor, &changes).await?;
         if let Some(local) = &self.local {
             let mut db = local.write().unwrap_or_else(|p| p.into_inner());
             for c in &changes {

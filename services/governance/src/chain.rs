@@ -81,7 +81,14 @@ fn write_canonical(v: &serde_json::Value, out: &mut String) {
 
 /// The hash of a record: SHA-256 over the canonical JSON of every field
 /// but the hash itself.
-pub fn record_hash(seq: i64, at: &str, actor: &str, kind: &str, payload: &str, prev: &str) -> String {
+pub fn record_hash(
+    seq: i64,
+    at: &str,
+    actor: &str,
+    kind: &str,
+    payload: &str,
+    prev: &str,
+) -> String {
     let body = serde_json::json!({
         "seq": seq, "at": at, "actor": actor, "kind": kind, "payload": payload, "prev_hash": prev,
     });
@@ -327,8 +334,8 @@ pub fn write_export(
 ) -> std::io::Result<()> {
     writeln!(out, "{EXPORT_FORMAT}")?;
     for r in records {
-        let line = serde_json::to_string(&ExportLine::Record(r.clone()))
-            .map_err(std::io::Error::other)?;
+        let line =
+            serde_json::to_string(&ExportLine::Record(r.clone())).map_err(std::io::Error::other)?;
         writeln!(out, "{line}")?;
     }
     for c in checkpoints {
@@ -472,7 +479,11 @@ mod tests {
         let mut rewritten = c[..1].to_vec();
         for (i, r) in c.iter().enumerate().skip(1) {
             let payload: serde_json::Value = serde_json::from_str(&r.payload).unwrap();
-            let payload = if i == 1 { json!({"forged": true}) } else { payload };
+            let payload = if i == 1 {
+                json!({"forged": true})
+            } else {
+                payload
+            };
             let head = rewritten.last().map(|r| (r.seq, r.hash.as_str()));
             rewritten.push(next_record(
                 head,
@@ -533,10 +544,16 @@ mod tests {
     fn keys_parse_from_hex() {
         let k = key(3);
         let hexed = hex::encode(k.to_bytes());
-        assert_eq!(signing_key_from_hex(&hexed).unwrap().to_bytes(), k.to_bytes());
+        assert_eq!(
+            signing_key_from_hex(&hexed).unwrap().to_bytes(),
+            k.to_bytes()
+        );
         let pubhex = hex::encode(k.verifying_key().to_bytes());
         assert_eq!(verifying_key_from_hex(&pubhex).unwrap(), k.verifying_key());
         assert_eq!(signing_key_from_hex("zz").unwrap_err(), KeyError::NotHex);
-        assert_eq!(signing_key_from_hex("abcd").unwrap_err(), KeyError::WrongLength);
+        assert_eq!(
+            signing_key_from_hex("abcd").unwrap_err(),
+            KeyError::WrongLength
+        );
     }
 }

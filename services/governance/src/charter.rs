@@ -288,7 +288,10 @@ mod tests {
         let c = sample();
         assert_eq!(c.check_labels(&["gifct:attacker_manifesto".into()]), Ok(()));
         let r = c
-            .check_labels(&["gifct:attacker_manifesto".into(), "gifct:glorification".into()])
+            .check_labels(&[
+                "gifct:attacker_manifesto".into(),
+                "gifct:glorification".into(),
+            ])
             .unwrap_err();
         assert_eq!(r.reason(), "label_outside_charter");
         assert!(r.to_string().contains("gifct:glorification"));

@@ -13,6 +13,8 @@ pub mod referral;
 pub mod report;
 
 pub use chain::{Break, ChainRecord, Checkpoint, NewRecord, Verified};
-pub use charter::{BasisKind, Charter, CharterAction, CharterError, LabelRejection, LegalBasis, TAXONOMY};
+pub use charter::{
+    BasisKind, Charter, CharterAction, CharterError, LabelRejection, LegalBasis, TAXONOMY,
+};
 pub use proposal::{Payload, ProposalKind, Role, RuleError, Status};
 pub use referral::{NewReferral, ReferralAction, ReferralError, ReferralStatus, Target};

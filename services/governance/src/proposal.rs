@@ -168,7 +168,9 @@ pub fn classify_bank(old: Option<&Bank>, new: &Bank) -> Option<ProposalKind> {
             if actioning(new) && !actioning(old) {
                 return Some(ProposalKind::BankWiden);
             }
-            if actioning(new) && new.status == BankStatus::Active && old.status != BankStatus::Active
+            if actioning(new)
+                && new.status == BankStatus::Active
+                && old.status != BankStatus::Active
             {
                 return Some(ProposalKind::BankWiden);
             }
@@ -236,8 +238,14 @@ mod tests {
             may_decide(Status::Pending, "alice", "bob", Role::Reviewer),
             Err(RuleError::RoleTooLow)
         );
-        assert_eq!(may_decide(Status::Pending, "alice", "bob", Role::Lead), Ok(()));
-        assert_eq!(may_decide(Status::Pending, "alice", "bob", Role::Admin), Ok(()));
+        assert_eq!(
+            may_decide(Status::Pending, "alice", "bob", Role::Lead),
+            Ok(())
+        );
+        assert_eq!(
+            may_decide(Status::Pending, "alice", "bob", Role::Admin),
+            Ok(())
+        );
         assert_eq!(
             may_decide(Status::Approved, "alice", "bob", Role::Admin),
             Err(RuleError::NotPending("approved"))
@@ -249,7 +257,10 @@ mod tests {
         let review = Bank::new("b", BankAction::ReviewOnly);
         let takedown = Bank::new("b", BankAction::Takedown);
         assert_eq!(classify_bank(None, &review), None);
-        assert_eq!(classify_bank(None, &takedown), Some(ProposalKind::BankWiden));
+        assert_eq!(
+            classify_bank(None, &takedown),
+            Some(ProposalKind::BankWiden)
+        );
         assert_eq!(
             classify_bank(Some(&review), &takedown),
             Some(ProposalKind::BankWiden)

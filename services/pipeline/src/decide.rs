@@ -58,8 +58,12 @@ pub fn automated_action(
 /// their jurisdictions.
 fn raise_to(action: &mut Action, a: Action) {
     if let (
-        Action::Restrict { jurisdictions: have },
-        Action::Restrict { jurisdictions: more },
+        Action::Restrict {
+            jurisdictions: have,
+        },
+        Action::Restrict {
+            jurisdictions: more,
+        },
     ) = (&mut *action, &a)
     {
         for j in more {
@@ -76,7 +80,11 @@ fn raise_to(action: &mut Action, a: Action) {
 }
 
 /// The statement of reasons for an automated action (None below restrict).
-fn automated_statement(action: &Action, policy_version: &str, reasons: &[String]) -> Option<String> {
+fn automated_statement(
+    action: &Action,
+    policy_version: &str,
+    reasons: &[String],
+) -> Option<String> {
     match action {
         Action::Restrict { jurisdictions } => Some(format!(
             "Restricted automatically in {} only, under policy {}. Grounds: {}. You can appeal this decision.",
@@ -433,8 +441,7 @@ pub fn decide_with_video(
             ));
         }
     }
-    verdict.statement_of_reasons =
-        automated_statement(&action, &policy.version, &verdict.reasons);
+    verdict.statement_of_reasons = automated_statement(&action, &policy.version, &verdict.reasons);
     verdict.action = action.clone();
     let review = (action == Action::Review).then(|| ReviewItem {
         v: MESSAGE_VERSION,

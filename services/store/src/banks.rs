@@ -59,6 +59,43 @@ impl Store {
         Ok(changed)
     }
 
+    /// The live entry `entry_id` of `bank`, if any.
+    pub async fn live_entry(
+        &self,
+        bank: &str,
+        entry_id: &str,
+    ) -> Result<Option<BankEntry>, StoreError> {
+        let r = sqlx::query(
+            "SELECT body FROM bank_entries WHERE bank = $1 AND entry_id = $2 AND deleted = 0",
+        )
+        .bind(bank)
+        .bind(entry_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            serde_json::from_str::<BankEntry>(&r.try_get::<String, _>("body")?)
+                .map_err(|e| StoreError::Corrupt(format!("bank entry: {e}")))
+        })
+        .transpose()
+    }
+
+    /// `(bank, signal_type, signal)` of every live entry.
+    pub async fn live_signals(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT bank, signal_type, signal FROM bank_entries WHERE deleted = 0")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("bank")?,
+                    r.try_get("signal_type")?,
+                    r.try_get("signal")?,
+                ))
+            })
+            .collect()
+    }
+
     /// Build the in-memory hash database from every bank and live entry in
     /// one bulk load. Entries that no longer validate are left out and
     /// counted.

@@ -317,7 +317,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         r.map(|r| {
-            serde_json::from_str(&r.try_get::<String, _>("body")?).map_err(|e| corrupt("charter", e))
+            serde_json::from_str(&r.try_get::<String, _>("body")?)
+                .map_err(|e| corrupt("charter", e))
         })
         .transpose()
     }
@@ -407,10 +408,12 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?,
-            None => sqlx::query("SELECT * FROM gov_proposals ORDER BY proposed_at DESC LIMIT $1")
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
+            None => {
+                sqlx::query("SELECT * FROM gov_proposals ORDER BY proposed_at DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
         };
         rows.iter().map(proposal_row).collect()
     }
@@ -437,7 +440,9 @@ impl Store {
         loop {
             attempt += 1;
             match self.try_decide(id, decider, approve, note).await {
-                Err(DecideProposalError::Store(e)) if is_conflict(&e) && attempt < APPEND_ATTEMPTS => {
+                Err(DecideProposalError::Store(e))
+                    if is_conflict(&e) && attempt < APPEND_ATTEMPTS =>
+                {
                     continue
                 }
                 other => return other,
@@ -889,7 +894,8 @@ fn referral_row(r: &sqlx::any::AnyRow) -> Result<ReferralRecord, StoreError> {
             targets: serde_json::from_str::<Vec<Target>>(&targets)
                 .map_err(|e| corrupt("targets", e))?,
         },
-        status: ReferralStatus::parse(&status).ok_or_else(|| corrupt("referral status", &status))?,
+        status: ReferralStatus::parse(&status)
+            .ok_or_else(|| corrupt("referral status", &status))?,
         recorded_by: r.try_get("recorded_by")?,
         received_at: r.try_get("received_at")?,
         handled_at: r.try_get("handled_at")?,

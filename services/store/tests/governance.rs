@@ -87,7 +87,11 @@ async fn verify(store: &Store) -> Result<chain::Verified, Break> {
 async fn tamper(store: &Store, raw: &sqlx::AnyPool) {
     build_log(store).await;
     let log = store.changelog().await.unwrap();
-    assert_eq!(log.len(), 6, "bank, four entries and a note; the replay is not logged");
+    assert_eq!(
+        log.len(),
+        6,
+        "bank, four entries and a note; the replay is not logged"
+    );
     assert_eq!(log[1].kind, "entry_added");
     assert_eq!(log[1].actor, "alice");
     let ok = verify(store).await.unwrap();
@@ -209,14 +213,16 @@ async fn tamper(store: &Store, raw: &sqlx::AnyPool) {
                 payload,
             },
         );
-        sqlx::query("UPDATE gov_changelog SET payload = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
-            .bind(new.payload.as_str())
-            .bind(new.prev_hash.as_str())
-            .bind(new.hash.as_str())
-            .bind(new.seq)
-            .execute(raw)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE gov_changelog SET payload = $1, prev_hash = $2, hash = $3 WHERE seq = $4",
+        )
+        .bind(new.payload.as_str())
+        .bind(new.prev_hash.as_str())
+        .bind(new.hash.as_str())
+        .bind(new.seq)
+        .execute(raw)
+        .await
+        .unwrap();
         head = Some((new.seq, new.hash));
     }
     let records = store.changelog().await.unwrap();
@@ -251,7 +257,10 @@ async fn concurrent(a: &Store, b: &Store) {
 async fn two_person_rule(store: &Store) {
     store.upsert_user("alice", Role::Lead, "x").await.unwrap();
     store.upsert_user("bob", Role::Admin, "x").await.unwrap();
-    store.upsert_user("rita", Role::Reviewer, "x").await.unwrap();
+    store
+        .upsert_user("rita", Role::Reviewer, "x")
+        .await
+        .unwrap();
     let p = NewProposal {
         kind: ProposalKind::EntriesAdd,
         summary: "add one".into(),
@@ -275,7 +284,10 @@ async fn two_person_rule(store: &Store) {
         ghost,
         Err(DecideProposalError::Rule(RuleError::RoleTooLow))
     ));
-    let done = store.decide_proposal(&id, "bob", true, Some("ok")).await.unwrap();
+    let done = store
+        .decide_proposal(&id, "bob", true, Some("ok"))
+        .await
+        .unwrap();
     assert_eq!(done.status, Status::Approved);
     assert_eq!(done.decided_role.as_deref(), Some("admin"));
     assert!(matches!(

@@ -125,11 +125,11 @@ impl App {
             });
         }
 
+        // The newest approved policy version in the database wins over the
+        // configured file (publishing one is a guarded change).
+        let policy: Policy = crate::governance::load_policy(config, &store).await?;
         if roles.workers {
-            let policy = match &config.policy_file {
-                Some(p) => Policy::from_file(p)?,
-                None => Policy::builtin(),
-            };
+            let policy = policy.clone();
             tracing::info!(policy_version = %policy.version, "policy loaded");
             let classifier = if config.classifier.enabled {
                 let c = Classifier::load(&config.classifier.model).context(
@@ -262,7 +262,41 @@ impl App {
                 topic: topics.hashdb.clone(),
                 local: Some(hashdb.clone()),
             };
-            router = router.merge(vigil_banks::router(banks, hashdb.clone()));
+            router = router.merge(vigil_banks::router(
+                banks,
+                hashdb.clone(),
+                policy.referrals.action,
+            ));
+        }
+        // Governance gauges, and signed checkpoints of the change log when
+        // a key is configured.
+        vigil_banks::metrics::register();
+        let signing_key = match &config.governance.signing_key_file {
+            Some(p) => Some(crate::governance::read_signing_key(p)?),
+            None => None,
+        };
+        {
+            let (st, mut rx) = (store.clone(), shutdown_rx.clone());
+            let every = Duration::from_secs(config.governance.checkpoint_interval_secs.max(1));
+            tasks.spawn(async move {
+                loop {
+                    if let Ok(n) = st.pending_proposal_count().await {
+                        vigil_banks::metrics::PROPOSALS_PENDING.set(n);
+                    }
+                    if let Ok(n) = st.changelog_len().await {
+                        vigil_banks::metrics::CHANGELOG_RECORDS.set(n);
+                    }
+                    if let Some(k) = &signing_key {
+                        if let Err(e) = crate::governance::checkpoint(&st, k).await {
+                            tracing::warn!(error = %e, "cannot sign a change-log checkpoint");
+                        }
+                    }
+                    tokio::select! {
+                        _ = rx.changed() => return Ok(()),
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                }
+            });
         }
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await

@@ -1,15 +1,18 @@
 //! `vigil bank …` and `vigil match`: the command-line side of bank
-//! management. Changes go through [`vigil_banks::BankService`], so the CLI
-//! writes exactly what the HTTP API writes; with a configured broker they
-//! are published on `vigil.hashdb` at once, on the embedded defaults a
-//! running `vigil serve` picks them up at its next reload.
+//! management. People's changes go through [`vigil_banks::Governance`]
+//! (the `*_as` functions), so the CLI writes exactly what the HTTP API
+//! writes and guarded changes wait for a second person; with a configured
+//! broker applied changes are published on `vigil.hashdb` at once, on the
+//! embedded defaults a running `vigil serve` picks them up at its next
+//! reload. The functions without `_as` apply directly, as `system`: for
+//! seeding the demo and tests.
 
 use crate::config::Config;
 use anyhow::Context;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
-use vigil_banks::BankService;
+use vigil_banks::{BankService, Governance, Submitted};
 use vigil_hashdb::formats::{self, Format, ImportOptions};
 use vigil_hashdb::{Bank, BankAction, BankEntry, BankStatus, Change, HashDb, PdqHash, SignalType};
 use vigil_store::Store;
@@ -45,6 +48,123 @@ pub async fn create_bank(
     bank.labels = labels.to_vec();
     svc.put_bank(bank).await?;
     Ok(())
+}
+
+/// [`create_bank`] as `actor`, through governance: creating an actioning
+/// bank, or widening one, becomes a proposal.
+pub async fn create_bank_as(
+    svc: &BankService,
+    actor: &str,
+    name: &str,
+    action: BankAction,
+    labels: &[String],
+) -> anyhow::Result<Submitted> {
+    let mut bank = svc
+        .bank(name)
+        .await
+        .unwrap_or_else(|_| Bank::new(name, action));
+    bank.action = action;
+    bank.labels = labels.to_vec();
+    HashDb::new()
+        .upsert_bank_checked(bank.clone())
+        .map_err(|e| anyhow::anyhow!("invalid bank: {e}"))?;
+    Ok(Governance::new(svc.clone())
+        .submit(
+            actor,
+            vec![Change::UpsertBank { bank }],
+            &format!("create or update bank {name}"),
+        )
+        .await?)
+}
+
+/// [`set_status`] as `actor`, through governance (re-activating an
+/// actioning bank is a proposal).
+pub async fn set_status_as(
+    svc: &BankService,
+    actor: &str,
+    bank: &str,
+    status: BankStatus,
+) -> anyhow::Result<Submitted> {
+    let mut b = svc.bank(bank).await?;
+    b.status = status;
+    Ok(Governance::new(svc.clone())
+        .submit(
+            actor,
+            vec![Change::UpsertBank { bank: b }],
+            &format!("set bank {bank} status"),
+        )
+        .await?)
+}
+
+/// [`add`] as `actor`, through governance (into an actioning bank: a
+/// proposal). Returns the entry id and what happened.
+pub async fn add_as(
+    svc: &BankService,
+    actor: &str,
+    bank: &str,
+    signal_type: SignalType,
+    signal: &str,
+) -> anyhow::Result<(String, Submitted)> {
+    svc.bank(bank).await?;
+    let signal = signal.trim().to_ascii_lowercase();
+    vigil_hashdb::bank::parse_signal(signal_type, &signal).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let entry = BankEntry::derived(bank, signal_type, &signal);
+    let id = entry.entry_id.clone();
+    let r = Governance::new(svc.clone())
+        .submit(
+            actor,
+            vec![Change::UpsertEntry { entry }],
+            &format!("add entry {id} to bank {bank}"),
+        )
+        .await?;
+    Ok((id, r))
+}
+
+/// Stream `file` into a bank as `actor` through governance: entries
+/// outside the bank's charter are refused line by line; into an actioning
+/// bank the rest land as one pending batch.
+pub async fn import_as(
+    svc: &BankService,
+    actor: &str,
+    file: &Path,
+    format: Format,
+    opts: ImportOptions,
+) -> anyhow::Result<vigil_banks::GovernedImport> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let bank = opts.bank.clone();
+    let out = Governance::new(svc.clone())
+        .import(actor, format, std::io::BufReader::new(f), opts)
+        .await?;
+    for r in &out.report.rejected {
+        eprintln!("{}:{}: rejected: {}", file.display(), r.position, r.reason);
+    }
+    let s = &out.report.summary;
+    println!(
+        "import bank={} format={} read={} upserts={} deletes={} changed={} rejected={} charter_rejected={} skipped={} cursor={}",
+        bank,
+        format.as_str(),
+        s.read,
+        s.upserts,
+        s.deletes,
+        out.report.changed,
+        s.rejected,
+        out.charter_rejected,
+        s.skipped,
+        s.cursor
+    );
+    if let Some(id) = &out.proposal {
+        if out.auto_approved {
+            println!("batch auto-approved proposal={id} kind=entries_add (the bank's charter trusts its source; logged)");
+        } else {
+            println!(
+                "batch pending proposal={id} kind=entries_add: it takes effect when a different lead or admin runs `vigil proposal approve {id} --as USER`"
+            );
+        }
+    }
+    if let Some(next) = &s.next_page {
+        println!("next_page={next}");
+    }
+    Ok(out)
 }
 
 /// Entries for `hashes` (lowercase hex) in `bank`, with stable ids.

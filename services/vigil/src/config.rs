@@ -25,6 +25,29 @@ pub struct Config {
     pub worker: WorkerSection,
     pub limits: LimitsConfig,
     pub classifier: ClassifierSection,
+    pub governance: GovernanceSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernanceSection {
+    /// Ed25519 key that signs change-log checkpoints (`vigil audit keygen`
+    /// writes it, and its public half beside it as `<file>.pub`). Unset: no
+    /// checkpoints are signed (the chain is still verifiable, but an insider
+    /// could rewrite it whole).
+    pub signing_key_file: Option<PathBuf>,
+    /// Seconds between signed checkpoints while serving (only when the log
+    /// grew since the last one).
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for GovernanceSection {
+    fn default() -> Self {
+        GovernanceSection {
+            signing_key_file: None,
+            checkpoint_interval_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,6 +130,7 @@ impl Default for Config {
             worker: WorkerSection::default(),
             limits: LimitsConfig::default(),
             classifier: ClassifierSection::default(),
+            governance: GovernanceSection::default(),
         }
     }
 }
@@ -175,7 +199,15 @@ impl Default for ClassifierSection {
 }
 
 /// `VIGIL_*` variables that are not configuration keys.
-const NON_CONFIG_ENV: &[&str] = &["config", "log", "log_format", "testdata"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "config",
+    "log",
+    "log_format",
+    "testdata",
+    "user_password",
+    "password",
+    "as",
+];
 
 impl Config {
     /// Defaults, then `file` (if given), then the environment.

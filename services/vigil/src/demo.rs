@@ -253,6 +253,9 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
         &["fictional-emblem".into(), "demo".into()],
     )
     .await?;
+    // A bank acts only under an approved charter (DESIGN.md §6a): the
+    // demo seeds one on its fresh database, logged as `demo`.
+    crate::governance::seed_charter(&app.banks(), DEMO_BANK, "demo").await?;
     app.store
         .upsert_entries(&banks::pdq_entries(DEMO_BANK, &bank_hashes))
         .await?;

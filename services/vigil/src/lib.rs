@@ -7,6 +7,7 @@ pub mod app;
 pub mod banks;
 pub mod config;
 pub mod demo;
+pub mod governance;
 pub mod model_eval;
 
 pub use app::{App, Roles};

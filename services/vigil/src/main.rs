@@ -18,6 +18,12 @@ struct Cli {
     /// Configuration file (TOML). `VIGIL_*` environment variables override it.
     #[arg(long, global = true, env = "VIGIL_CONFIG")]
     config: Option<PathBuf>,
+    /// Act as this review account (lead or admin to approve proposals). Its
+    /// password is read from `VIGIL_PASSWORD` or else the first line of
+    /// stdin. Without it, changes are made as `operator`: logged as such,
+    /// guarded ones only proposed.
+    #[arg(long = "as", global = true, env = "VIGIL_AS", value_name = "USER")]
+    as_user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,6 +86,26 @@ enum Command {
     Model {
         #[command(subcommand)]
         command: ModelCommand,
+    },
+    /// The tamper-evident change log: keys, checkpoints, verification, export, governance report.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Guarded changes waiting for a second person (lead or admin).
+    Proposal {
+        #[command(subcommand)]
+        command: ProposalCommand,
+    },
+    /// Referrals and removal orders from authorities.
+    Referral {
+        #[command(subcommand)]
+        command: ReferralCommand,
+    },
+    /// Decision policy versions.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
     },
     /// Generate synthetic media, send it through a fresh embedded Vigil and print the verdicts.
     Demo {
@@ -179,8 +205,124 @@ enum BankCommand {
     },
     /// Set a bank's status: active, disabled or quarantined.
     Status { name: String, status: String },
+    /// Show a bank's charter, or propose a new one (JSON file) or its removal.
+    Charter {
+        name: String,
+        /// Charter JSON: scope, allowed_labels, legal_basis[{kind, reference}], owner,
+        /// jurisdictions, allowed_actions, trusted_sources.
+        #[arg(long, conflicts_with = "remove")]
+        file: Option<PathBuf>,
+        /// Propose removing the charter (the bank becomes review-only).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// The behaviour labels charters may allow.
+    Taxonomy,
     /// List banks with their entry counts.
     List,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Write a new Ed25519 signing key to FILE (mode 0600) and its public key to FILE.pub.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a checkpoint at the change log's head with the configured key.
+    Checkpoint,
+    /// Recompute the hash chain (from the database, or from an export file) and check
+    /// its signed checkpoints; reports the first broken link and exits non-zero.
+    Verify {
+        /// Public key (hex, or a file holding it) every checkpoint must be signed by.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Verify this export instead of the database.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Write the change log with its signed checkpoints, for an outside auditor.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The governance numbers: referrals, guarded changes, entries added per bank and month.
+    Report {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProposalCommand {
+    /// List proposals (pending by default).
+    List {
+        /// pending, approved, rejected, auto_approved or all.
+        #[arg(long, default_value = "pending")]
+        status: String,
+    },
+    /// Show one proposal with its diff.
+    Show { id: String },
+    /// Approve and apply a proposal (needs --as a different lead or admin).
+    Approve {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject a proposal (needs --as a different lead or admin).
+    Reject {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReferralCommand {
+    /// Record a referral and act on the uploads it names (restrict in its
+    /// jurisdictions, or take down, as the policy's `[referrals] action` says).
+    Add {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        legal_basis: String,
+        /// The issuer's reference for the order.
+        #[arg(long)]
+        reference: Option<String>,
+        /// ISO 3166 code (repeatable).
+        #[arg(long = "jurisdiction", required = true)]
+        jurisdictions: Vec<String>,
+        /// RFC 3339 deadline.
+        #[arg(long)]
+        deadline: Option<String>,
+        /// Upload id named by the order (repeatable).
+        #[arg(long = "upload")]
+        uploads: Vec<String>,
+        /// `TYPE:HEX` hash named by the order (repeatable).
+        #[arg(long = "hash")]
+        hashes: Vec<String>,
+        /// Only record it; act later.
+        #[arg(long)]
+        no_act: bool,
+    },
+    /// List referrals.
+    List,
+    /// Contest a referral with a reason (or refuse it with --refuse).
+    Contest {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        refuse: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Propose publishing FILE as the new policy version (a second person approves).
+    Propose { file: PathBuf },
+    /// Print the policy in force (its version, then the TOML when it came from the database).
+    Show,
 }
 
 fn init_logging() {
@@ -263,7 +405,11 @@ async fn main() -> anyhow::Result<()> {
             drop(kafka);
             Ok(())
         }
-        Command::Bank { command } => bank(&config, command).await,
+        Command::Bank { command } => bank(&config, cli.as_user.as_deref(), command).await,
+        Command::Audit { command } => audit(&config, command).await,
+        Command::Proposal { command } => proposal(&config, cli.as_user.as_deref(), command).await,
+        Command::Referral { command } => referral(&config, cli.as_user.as_deref(), command).await,
+        Command::Policy { command } => policy(&config, cli.as_user.as_deref(), command).await,
         Command::Model {
             command:
                 ModelCommand::Eval {
@@ -357,9 +503,64 @@ async fn open_store(config: &Config) -> anyhow::Result<vigil_store::Store> {
         .context("cannot open the database")
 }
 
-async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
+fn print_submitted(s: &vigil_banks::Submitted, what: &str) {
+    match s {
+        vigil_banks::Submitted::Applied { changed } => println!("{what} changed={changed}"),
+        vigil_banks::Submitted::Proposed {
+            proposal_id,
+            kind,
+            applied,
+        } => println!(
+            "{what} proposed proposal={proposal_id} kind={} (takes effect when a different lead or admin runs `vigil proposal approve {proposal_id} --as USER`) applied_now={applied}",
+            kind.as_str()
+        ),
+    }
+}
+
+async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> anyhow::Result<()> {
     let store = open_store(config).await?;
     match command {
+        BankCommand::Taxonomy => {
+            for (l, d) in vigil_governance::TAXONOMY {
+                println!("{l}\t{d}");
+            }
+            return Ok(());
+        }
+        BankCommand::Charter { name, file, remove } => {
+            if file.is_none() && !remove {
+                match store.charter(&name).await? {
+                    Some(c) => println!("{}", serde_json::to_string_pretty(&c)?),
+                    None => {
+                        println!("bank {name} has no charter: its matches only route to review")
+                    }
+                }
+                return Ok(());
+            }
+            let charter = match file {
+                Some(f) => {
+                    let text = std::fs::read_to_string(&f)
+                        .with_context(|| format!("cannot read {}", f.display()))?;
+                    Some(
+                        serde_json::from_str::<vigil_governance::Charter>(&text)
+                            .with_context(|| format!("{} is not a charter", f.display()))?,
+                    )
+                }
+                None => None,
+            };
+            let actor = vigil::governance::actor(&store, as_user).await?;
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store)?);
+            let id = gov.propose_charter(&actor, &name, charter).await?;
+            println!("charter of {name} proposed proposal={id} kind=charter_change");
+            return Ok(());
+        }
+        _ => {}
+    }
+    let actor = match &command {
+        BankCommand::Export { .. } | BankCommand::List => String::new(),
+        _ => vigil::governance::actor(&store, as_user).await?,
+    };
+    match command {
+        BankCommand::Taxonomy | BankCommand::Charter { .. } => unreachable!("handled above"),
         BankCommand::Create {
             name,
             action,
@@ -371,8 +572,8 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
                 ActionArg::Allow => BankAction::Allow,
             };
             let svc = vigil::banks::service(config, store)?;
-            vigil::banks::create_bank(&svc, &name, action, &labels).await?;
-            println!("bank {name} saved");
+            let r = vigil::banks::create_bank_as(&svc, &actor, &name, action, &labels).await?;
+            print_submitted(&r, &format!("bank {name}"));
         }
         BankCommand::Import {
             file,
@@ -388,7 +589,7 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
             opts.pdq_quality_floor = quality_floor;
             opts.labels = labels;
             let svc = vigil::banks::service(config, store)?;
-            vigil::banks::import(&svc, &file, format, opts).await?;
+            vigil::banks::import_as(&svc, &actor, &file, format, opts).await?;
         }
         BankCommand::Export { bank, format } => {
             let format: Format = format.parse().map_err(|e: String| anyhow::anyhow!(e))?;
@@ -402,16 +603,19 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
         } => {
             let t: SignalType = signal_type.parse()?;
             let svc = vigil::banks::service(config, store)?;
-            let id = vigil::banks::add(&svc, &bank, t, &signal).await?;
-            println!("added bank={bank} entry_id={id}");
+            let (id, r) = vigil::banks::add_as(&svc, &actor, &bank, t, &signal).await?;
+            print_submitted(&r, &format!("entry bank={bank} entry_id={id}"));
         }
         BankCommand::Remove { bank, entry_id } => {
             let svc = vigil::banks::service(config, store)?;
             let n = svc
-                .apply(vec![vigil_hashdb::Change::DeleteEntry {
-                    bank: bank.clone(),
-                    entry_id: entry_id.clone(),
-                }])
+                .apply_as(
+                    &actor,
+                    vec![vigil_hashdb::Change::DeleteEntry {
+                        bank: bank.clone(),
+                        entry_id: entry_id.clone(),
+                    }],
+                )
                 .await?;
             anyhow::ensure!(n > 0, "bank {bank} has no live entry {entry_id}");
             println!("removed bank={bank} entry_id={entry_id}");
@@ -424,8 +628,8 @@ async fn bank(config: &Config, command: BankCommand) -> anyhow::Result<()> {
                 other => anyhow::bail!("unknown status {other:?} (active, disabled, quarantined)"),
             };
             let svc = vigil::banks::service(config, store)?;
-            vigil::banks::set_status(&svc, &name, status).await?;
-            println!("bank {name} status={status:?}");
+            let r = vigil::banks::set_status_as(&svc, &actor, &name, status).await?;
+            print_submitted(&r, &format!("bank {name} status={status:?}"));
         }
         BankCommand::List => {
             let counts = store.entry_counts().await?;
@@ -593,6 +797,288 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             for (name, role, disabled) in store.users().await? {
                 println!("{name}\t{role}{}", if disabled { "\tdisabled" } else { "" });
             }
+        }
+    }
+    Ok(())
+}
+
+async fn audit(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
+    use vigil::governance as g;
+    if let AuditCommand::Keygen { out } = &command {
+        let vk = g::keygen(out)?;
+        println!(
+            "wrote {} and {} (public key {})",
+            out.display(),
+            g::public_key_path(out).display(),
+            hex::encode(vk.to_bytes())
+        );
+        return Ok(());
+    }
+    if let AuditCommand::Verify {
+        public_key,
+        file: Some(file),
+    } = &command
+    {
+        let key = public_key.as_deref().map(g::read_public_key).transpose()?;
+        return report_verified(g::verify_file(file, key.as_ref())?, key.is_some());
+    }
+    let store = open_store(config).await?;
+    let signing_key = || {
+        config
+            .governance
+            .signing_key_file
+            .as_deref()
+            .map(g::read_signing_key)
+            .transpose()
+    };
+    match command {
+        AuditCommand::Keygen { .. } => unreachable!("handled above"),
+        AuditCommand::Checkpoint => {
+            let key = signing_key()?
+                .context("set governance.signing_key_file first (`vigil audit keygen`)")?;
+            match g::checkpoint(&store, &key).await? {
+                Some(c) => println!("checkpoint seq={} hash={}", c.seq, c.hash),
+                None => println!("nothing new to checkpoint"),
+            }
+        }
+        AuditCommand::Verify { public_key, .. } => {
+            let key = public_key.as_deref().map(g::read_public_key).transpose()?;
+            return report_verified(g::verify_db(&store, key.as_ref()).await?, key.is_some());
+        }
+        AuditCommand::Export { out } => {
+            let (n, c) = g::export(&store, signing_key()?.as_ref(), &out).await?;
+            println!("wrote {} records={n} checkpoints={c}", out.display());
+        }
+        AuditCommand::Report { json } => {
+            let r = g::report(&store).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                print!("{}", r.to_text());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report_verified(
+    r: Result<vigil_governance::Verified, vigil_governance::Break>,
+    keyed: bool,
+) -> anyhow::Result<()> {
+    match r {
+        Ok(v) => {
+            println!(
+                "ok records={} head={} checkpoints={} signed_through={}{}",
+                v.records,
+                v.head,
+                v.checkpoints,
+                v.signed_through,
+                if keyed {
+                    ""
+                } else {
+                    " (no --public-key: signatures checked against the keys they name only)"
+                }
+            );
+            Ok(())
+        }
+        Err(b) => {
+            println!("broken seq={} {b}", b.seq());
+            anyhow::bail!(
+                "the change log does not verify: first broken link at record {}",
+                b.seq()
+            )
+        }
+    }
+}
+
+async fn proposal(
+    config: &Config,
+    as_user: Option<&str>,
+    command: ProposalCommand,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    match command {
+        ProposalCommand::List { status } => {
+            let st = match status.as_str() {
+                "all" => None,
+                s => Some(vigil_governance::Status::parse(s).with_context(|| {
+                    format!(
+                        "unknown status {s:?} (pending, approved, rejected, auto_approved, all)"
+                    )
+                })?),
+            };
+            for p in store.proposals(st, 1000).await? {
+                println!(
+                    "{}\t{}\t{}\tby={}\tat={}\t{}",
+                    p.proposal_id,
+                    p.kind.as_str(),
+                    p.status.as_str(),
+                    p.proposed_by,
+                    p.proposed_at,
+                    p.summary
+                );
+            }
+        }
+        ProposalCommand::Show { id } => {
+            let p = store
+                .proposal(&id)
+                .await?
+                .with_context(|| format!("no proposal {id:?}"))?;
+            println!(
+                "proposal {}\nkind: {}\nstatus: {}\nproposed by {} at {}\nsummary: {}",
+                p.proposal_id,
+                p.kind.as_str(),
+                p.status.as_str(),
+                p.proposed_by,
+                p.proposed_at,
+                p.summary
+            );
+            if let (Some(by), Some(role)) = (&p.decided_by, &p.decided_role) {
+                println!(
+                    "decided by {by} ({role}) at {}",
+                    p.decided_at.as_deref().unwrap_or("")
+                );
+            }
+            println!("diff:\n{}", p.diff);
+        }
+        ProposalCommand::Approve { id, note } | ProposalCommand::Reject { id, note }
+            if as_user.is_none() =>
+        {
+            let _ = (id, note);
+            anyhow::bail!(
+                "deciding a proposal needs --as USER (a lead or admin other than the proposer)"
+            );
+        }
+        ProposalCommand::Approve { id, note } => {
+            let actor = vigil::governance::actor(&store, as_user).await?;
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store)?);
+            let p = gov.approve(&id, &actor, note.as_deref()).await?;
+            println!(
+                "approved and applied proposal={} kind={}",
+                p.proposal_id,
+                p.kind.as_str()
+            );
+        }
+        ProposalCommand::Reject { id, note } => {
+            let actor = vigil::governance::actor(&store, as_user).await?;
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store)?);
+            let p = gov.reject(&id, &actor, note.as_deref()).await?;
+            println!(
+                "rejected proposal={} kind={}",
+                p.proposal_id,
+                p.kind.as_str()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn referral(
+    config: &Config,
+    as_user: Option<&str>,
+    command: ReferralCommand,
+) -> anyhow::Result<()> {
+    use vigil_governance::{NewReferral, Target};
+    let store = open_store(config).await?;
+    match command {
+        ReferralCommand::Add {
+            issuer,
+            legal_basis,
+            reference,
+            jurisdictions,
+            deadline,
+            uploads,
+            hashes,
+            no_act,
+        } => {
+            let mut targets: Vec<Target> = uploads
+                .into_iter()
+                .map(|upload_id| Target::Upload { upload_id })
+                .collect();
+            for h in hashes {
+                let (t, v) = h
+                    .split_once(':')
+                    .with_context(|| format!("--hash {h:?} is not TYPE:HEX"))?;
+                targets.push(Target::Hash {
+                    signal_type: t.to_string(),
+                    signal: v.to_ascii_lowercase(),
+                });
+            }
+            let r = NewReferral {
+                issuer,
+                legal_basis,
+                reference,
+                jurisdictions,
+                deadline,
+                targets,
+            };
+            let actor = vigil::governance::actor(&store, as_user).await?;
+            let policy = vigil::governance::load_policy(config, &store).await?;
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store.clone())?);
+            let id = gov
+                .add_referral(&actor, &r, policy.referrals.action, !no_act)
+                .await?;
+            println!("referral {id} recorded");
+            for (u, a, j, pv) in store.referral_actions(&id).await? {
+                println!(
+                    "acted upload={u} action={a} jurisdictions={} policy_version={pv}",
+                    j.join(",")
+                );
+            }
+        }
+        ReferralCommand::List => {
+            for r in store.referrals(10_000).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\treceived={}\thandled={}",
+                    r.referral_id,
+                    r.status.as_str(),
+                    r.referral.issuer,
+                    r.referral.jurisdictions.join(","),
+                    r.referral.legal_basis,
+                    r.received_at,
+                    r.handled_at.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        ReferralCommand::Contest { id, reason, refuse } => {
+            let actor = vigil::governance::actor(&store, as_user).await?;
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store)?);
+            gov.contest_referral(&actor, &id, &reason, refuse).await?;
+            println!(
+                "referral {id} {}",
+                if refuse { "refused" } else { "contested" }
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn policy(
+    config: &Config,
+    as_user: Option<&str>,
+    command: PolicyCommand,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let current = vigil::governance::load_policy(config, &store).await?;
+    match command {
+        PolicyCommand::Show => {
+            println!("policy version {}", current.version);
+            if let Some((_, toml)) = store.active_policy().await? {
+                print!("{toml}");
+            }
+        }
+        PolicyCommand::Propose { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let actor = vigil::governance::actor(&store, as_user).await?;
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store.clone())?);
+            let id = gov.propose_policy(&actor, &text, &current).await?;
+            let kind = store
+                .proposal(&id)
+                .await?
+                .map(|p| p.kind.as_str())
+                .unwrap_or("policy_version");
+            println!("policy proposed proposal={id} kind={kind} (takes effect at the next start of workers once approved)");
         }
     }
     Ok(())

@@ -76,6 +76,9 @@ async fn uploads_get_takedown_none_review_and_dlq() {
     )
     .await
     .unwrap();
+    vigil::governance::seed_charter(&t.app.banks(), "test-bank", "test")
+        .await
+        .unwrap();
     // A bank entry 25 bits from the near image: above the auto threshold
     // (20), within the review threshold (31).
     let entries = vec![

@@ -69,6 +69,9 @@ async fn killed_worker_loses_nothing_and_duplicates_nothing() {
     vigil::banks::create_bank(&t.app.banks(), "b", BankAction::Takedown, &[])
         .await
         .unwrap();
+    vigil::governance::seed_charter(&t.app.banks(), "b", "test")
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     let mut entries = Vec::new();
     for seed in 0..24u64 {

@@ -1,0 +1,132 @@
+//! Referrals over the HTTP API on the running service: a removal order
+//! naming an upload restricts it in the order's jurisdictions only (the
+//! policy's default), the statement of reasons names the order, a reviewer
+//! contests it, and the governance report counts it.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn referral_restricts_in_its_jurisdictions_with_reasons_and_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.classifier.enabled = false;
+    let t = spawn_app_with(config, vigil::Roles::ALL, dir).await;
+    let password = "lena-password-long";
+    vigil_review::add_user(&t.app.store, "lena", vigil_store::Role::Lead, password)
+        .await
+        .unwrap();
+    let (_, login) = t
+        .post_json(
+            "/api/login",
+            json!({"username": "lena", "password": password}),
+        )
+        .await;
+    let token = login["token"].as_str().unwrap().to_string();
+
+    let img = vigil_models::synth::benign_image(5, 256);
+    let id = t.upload_ok(png(&img), "image/png").await;
+    assert_eq!(t.verdict(&id).await["verdict"]["action"], "none");
+
+    let order = json!({
+        "issuer": "Europol IRU",
+        "legal_basis": "EU TCO Regulation 2021/784 art. 3 removal order",
+        "reference": "RO-2026-0042",
+        "jurisdictions": ["DE", "FR"],
+        "deadline": "2026-11-24T18:00:00Z",
+        "targets": [{"type": "upload", "upload_id": id}]
+    });
+    // Unauthenticated: refused. A worldwide "jurisdiction": refused.
+    assert_eq!(t.post_json("/v1/referrals", order.clone()).await.0, 401);
+    let post = |body: serde_json::Value| {
+        let (t, token) = (&t, token.clone());
+        async move {
+            let r = t
+                .client
+                .post(format!("{}/v1/referrals", t.base))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let mut everywhere = order.clone();
+    everywhere["jurisdictions"] = json!(["*"]);
+    assert_eq!(post(everywhere).await.0, 422);
+
+    let (status, created) = post(order).await;
+    assert_eq!(status, 201, "{created}");
+    let rid = created["referral_id"].as_str().unwrap().to_string();
+    assert_eq!(created["actions"][0]["action"], "restrict");
+
+    // The upload's latest verdict is the scoped restriction, naming the order.
+    let v = t.verdict(&id).await;
+    assert_eq!(
+        v["verdict"]["action"],
+        json!({"restrict": {"jurisdictions": ["DE", "FR"]}}),
+        "{v}"
+    );
+    assert_eq!(v["verdict"]["policy_version"], format!("referral/{rid}"));
+    let sor = v["verdict"]["statement_of_reasons"].as_str().unwrap();
+    assert!(sor.contains(&rid) && sor.contains("RO-2026-0042"), "{sor}");
+    assert!(sor.contains("restricted in DE, FR only"), "{sor}");
+    assert!(
+        sor.contains("Europol IRU") && sor.contains("2021/784"),
+        "{sor}"
+    );
+
+    // Contested by a reviewer, with a reason.
+    let r = t
+        .client
+        .post(format!("{}/v1/referrals/{rid}/contest", t.base))
+        .bearer_auth(&token)
+        .json(&json!({"reason": "documentation of a crime by a news outlet"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let list: serde_json::Value = t
+        .client
+        .get(format!("{}/v1/referrals", t.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["referrals"][0]["status"], "contested");
+    assert!(list["referrals"][0]["handled_at"].is_string());
+
+    let report: serde_json::Value = t
+        .client
+        .get(format!("{}/v1/governance/report", t.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["referrals"]["total"], 1);
+    assert_eq!(report["referrals"]["contested"], 1);
+    assert_eq!(report["referrals_by_issuer"]["Europol IRU"]["total"], 1);
+    assert_eq!(report["referrals_by_jurisdiction"]["FR"]["total"], 1);
+    assert!(report["referrals"]["median_handling_seconds"].is_number());
+
+    let m = t.metrics().await;
+    assert_eq!(
+        metric_value(&m, "vigil_governance_referrals_total{outcome=\"acted\"}"),
+        1.0,
+        "{m}"
+    );
+    assert!(m.contains("vigil_governance_changelog_records"));
+    t.app.shutdown().await.unwrap();
+}
