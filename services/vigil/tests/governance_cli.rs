@@ -166,11 +166,9 @@ fn no_single_user_can_widen_removal_over_the_cli() {
             cli.path("charter.json").to_str().unwrap(),
         ],
     );
-    assert_eq!(
-        cli.ok(None, &["bank", "charter", "tk"])
-            .contains("manifesto"),
-        false
-    );
+    assert!(!cli
+        .ok(None, &["bank", "charter", "tk"])
+        .contains("manifesto"));
     only_a_second_person_approves(&cli, &out, "charter_change");
     assert!(cli
         .ok(None, &["bank", "charter", "tk"])
