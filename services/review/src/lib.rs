@@ -83,6 +83,9 @@ pub struct ReviewState {
     pub limiter: Arc<auth::LoginLimiter>,
     /// Full-text search over the audit log (None if the index could not be created).
     pub search: Option<Arc<search::SearchIndex>>,
+    /// Guarded bank and policy changes (the proposals page); None: the page
+    /// lists proposals but cannot apply approvals.
+    pub governance: Option<vigil_banks::Governance>,
     publishing: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -106,8 +109,15 @@ impl ReviewState {
                     None
                 }
             },
+            governance: None,
             publishing: Arc::new(tokio::sync::Mutex::new(())),
         }
+    }
+
+    /// Let the proposals page approve and apply guarded changes.
+    pub fn with_governance(mut self, g: vigil_banks::Governance) -> ReviewState {
+        self.governance = Some(g);
+        self
     }
 
     /// Produce every stored decision the broker has not acknowledged yet,
@@ -442,6 +452,8 @@ pub fn router(state: ReviewState) -> Router {
         )
         .route("/review/media/{upload_id}/{policy_version}", get(ui::media))
         .route("/review/audit", get(ui::audit))
+        .route("/review/proposals", get(ui::proposals))
+        .route("/review/proposals/{id}/decide", post(ui::decide_proposal))
         .route("/review/static/app.css", get(ui::css))
         .route("/review/static/app.js", get(ui::js))
         .with_state(state)

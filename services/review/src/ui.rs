@@ -58,6 +58,7 @@ fn layout(title: &str, user: Option<&User>, state: &ReviewState, body: Markup) -
                         nav {
                             a href="/review/" { "Queue" }
                             @if u.role >= Role::Lead { a href="/review/audit" { "Audit log" } }
+                            @if u.role >= Role::Lead { a href="/review/proposals" { "Proposals" } }
                         }
                         div.spacer {}
                         span.worktime #worktime title="Time reviewing this session" {}
@@ -837,4 +838,111 @@ pub async fn audit(
         StatusCode::OK,
         layout("Audit log", Some(&user), &state, body),
     )
+}
+
+/// Guarded changes waiting for a second person (DESIGN.md §6a): each with
+/// its summary and diff, and approve / reject buttons for leads and admins
+/// other than the proposer.
+pub async fn proposals(State(state): State<ReviewState>, user: User) -> Response {
+    if let Err(e) = user.require(Role::Lead) {
+        return error_page(&state, Some(&user), e);
+    }
+    let pending = match state
+        .store
+        .proposals(Some(vigil_governance::Status::Pending), 200)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot list proposals");
+            return error_page(&state, Some(&user), Problem::unavailable());
+        }
+    };
+    let body = html! {
+        section.card {
+            h1 { "Proposals" }
+            p.muted { "Changes that widen what Vigil removes take effect only when a second person with the lead or admin role approves them. You cannot decide your own." }
+            @if pending.is_empty() { p.empty { "Nothing is waiting." } }
+            @for p in &pending {
+                article.proposal {
+                    h2 { span.badge { (p.kind.as_str()) } " " (p.summary) }
+                    p.muted { "Proposed by " strong { (p.proposed_by) } " at " (p.proposed_at.get(..19).unwrap_or(&p.proposed_at).replace('T', " ")) " UTC · " span.mono { (p.proposal_id) } }
+                    pre.diff { (p.diff) }
+                    @if p.proposed_by == user.username {
+                        p.muted { "Your proposal: another lead or admin must decide it." }
+                    } @else {
+                        form.inline method="post" action={ "/review/proposals/" (p.proposal_id) "/decide" } {
+                            input type="hidden" name="csrf" value=(user.csrf);
+                            input name="note" placeholder="Note (what you checked)";
+                            button.primary type="submit" name="decision" value="approve" { "Approve" }
+                            button.secondary type="submit" name="decision" value="reject" { "Reject" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    page_response(
+        StatusCode::OK,
+        layout("Proposals", Some(&user), &state, body),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProposalForm {
+    pub csrf: String,
+    pub decision: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+pub async fn decide_proposal(
+    State(state): State<ReviewState>,
+    user: User,
+    Path(id): Path<String>,
+    Form(f): Form<ProposalForm>,
+) -> Response {
+    if let Err(p) = user.check_csrf(&f.csrf) {
+        return error_page(&state, Some(&user), p);
+    }
+    if let Err(e) = user.require(Role::Lead) {
+        return error_page(&state, Some(&user), e);
+    }
+    let Some(gov) = &state.governance else {
+        return error_page(&state, Some(&user), Problem::unavailable());
+    };
+    let note = (!f.note.trim().is_empty()).then_some(f.note.trim());
+    let r = match f.decision.as_str() {
+        "approve" => gov.approve(&id, &user.username, note).await,
+        "reject" => gov.reject(&id, &user.username, note).await,
+        _ => {
+            return error_page(
+                &state,
+                Some(&user),
+                Problem::bad_request("decision is approve or reject"),
+            )
+        }
+    };
+    match r {
+        Ok(p) => Redirect::to(&format!("/review/proposals?decided={}", p.status.as_str()))
+            .into_response(),
+        Err(vigil_banks::GovError::Decide(vigil_store::DecideProposalError::Rule(r))) => {
+            error_page(
+                &state,
+                Some(&user),
+                Problem::new(StatusCode::FORBIDDEN, r.reason(), &r.to_string()),
+            )
+        }
+        Err(vigil_banks::GovError::Decide(vigil_store::DecideProposalError::NotFound(_))) => {
+            error_page(
+                &state,
+                Some(&user),
+                Problem::new(StatusCode::NOT_FOUND, "not_found", "No such proposal."),
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot apply a proposal");
+            error_page(&state, Some(&user), Problem::unavailable())
+        }
+    }
 }

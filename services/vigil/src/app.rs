@@ -243,7 +243,17 @@ impl App {
                 media.clone(),
                 Some(publish),
                 vigil_review::ReviewConfig::default(),
-            );
+            )
+            .with_governance(vigil_banks::Governance::new(vigil_banks::BankService {
+                store: store.clone(),
+                producer: Some(Producer::new(
+                    &bootstrap,
+                    "vigil-governance",
+                    Duration::from_secs(10),
+                )?),
+                topic: topics.hashdb.clone(),
+                local: Some(hashdb.clone()),
+            }));
             let (st, rx) = (review.clone(), shutdown_rx.clone());
             tasks.spawn(async move {
                 vigil_review::run_outbox(st, Duration::from_secs(5), rx).await;
