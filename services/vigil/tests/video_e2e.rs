@@ -66,17 +66,40 @@ async fn a_video_banked_at_run_time_takes_down_its_copies() {
     config.classifier.enabled = false;
     let t = spawn_app_with(config, vigil::Roles::ALL, dir).await;
 
-    let bank =
-        serde_json::json!({"name": "videos", "action": "takedown", "labels": ["fictional-emblem"]});
-    assert_eq!(t.post_json("/v1/banks", bank).await.0, 201);
+    // A chartered takedown bank (seeded: governance is tested elsewhere).
+    vigil::banks::create_bank(
+        &t.app.banks(),
+        "videos",
+        vigil_hashdb::BankAction::Takedown,
+        &["fictional-emblem".into()],
+    )
+    .await
+    .unwrap();
+    vigil::governance::seed_charter(&t.app.banks(), "videos", "test")
+        .await
+        .unwrap();
+    let alice = api_user(&t, "alice", vigil_store::Role::Lead).await;
+    let bob = api_user(&t, "bob", vigil_store::Role::Admin).await;
     let text =
         std::fs::read_to_string(testdata.join("vpdq/sample-hashes/chair-orig-22-sd-bar.txt"))
             .unwrap();
-    let entry = serde_json::json!({"signal_type": "vpdq", "signal": text});
-    let (status, added) = t.post_json("/v1/banks/videos/entries", entry).await;
-    assert_eq!(status, 201, "{added}");
-    let bad = serde_json::json!({"signal_type": "vpdq", "signal": "0,100,zz,0.0"});
-    assert_eq!(t.post_json("/v1/banks/videos/entries", bad).await.0, 422);
+    let entry = serde_json::json!({"signal_type": "vpdq", "signal": text, "labels": ["gifct:attacker_manifesto"]});
+    // Into an actioning bank: a proposal a second person approves.
+    let (status, added) = bearer_post(&t, "/v1/banks/videos/entries", &alice, entry).await;
+    assert_eq!(status, 202, "{added}");
+    let approve = format!(
+        "/v1/proposals/{}/approve",
+        added["proposal_id"].as_str().unwrap()
+    );
+    let (status, body) = bearer_post(&t, &approve, &bob, serde_json::json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let bad = serde_json::json!({"signal_type": "vpdq", "signal": "0,100,zz,0.0", "labels": ["gifct:attacker_manifesto"]});
+    assert_eq!(
+        bearer_post(&t, "/v1/banks/videos/entries", &alice, bad)
+            .await
+            .0,
+        422
+    );
 
     let copy = std::fs::read(testdata.join("tmk/sample-videos/chair-22-sd-grey-bar.mp4")).unwrap();
     let id = t.upload_ok(copy, "video/mp4").await;

@@ -149,3 +149,38 @@ pub fn png(img: &image::RgbImage) -> Vec<u8> {
 pub fn jpeg(img: &image::RgbImage) -> Vec<u8> {
     vigil::demo::encode_jpeg(img, 90)
 }
+
+/// Create a review account and sign it in over the API: its bearer token.
+pub async fn api_user(t: &TestApp, user: &str, role: vigil_store::Role) -> String {
+    let password = format!("{user}-password-long");
+    vigil_review::add_user(&t.app.store, user, role, &password)
+        .await
+        .unwrap();
+    let (status, body) = t
+        .post_json(
+            "/api/login",
+            serde_json::json!({"username": user, "password": password}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+/// `POST` JSON with a bearer token; the status and the JSON answer.
+pub async fn bearer_post(
+    t: &TestApp,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = t
+        .client
+        .post(format!("{}{path}", t.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
