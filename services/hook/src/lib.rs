@@ -2,16 +2,23 @@
 //!
 //! `POST /v1/uploads` stores the media, records the upload (the outbox),
 //! puts it on `vigil.uploads` and answers `202 {upload_id}`;
-//! `GET /v1/uploads/{id}` returns the verdict once decided. Errors are JSON
-//! problem details (RFC 9457) with a stable `type`.
+//! `GET /v1/uploads/{id}` returns the verdict once decided; `POST /v1/check`
+//! hashes and matches synchronously for blocking at upload time. Callers
+//! authenticate with per-platform keys ([`auth`]). Errors are JSON problem
+//! details (RFC 9457) with a stable `type`.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+mod check;
+mod guard;
 mod metrics;
 mod problem;
 mod uploads;
 
+pub use auth::{parse_keys, sign, ApiKey, AuthSettings, Authenticator, KeyFileError};
+pub use check::{suggest, CheckState};
 pub use problem::Problem;
-pub use uploads::{router, HookState};
+pub use uploads::{router, HookState, Pressure};
 
 /// Render every registered metric in the Prometheus text format.
 pub fn render_metrics() -> String {

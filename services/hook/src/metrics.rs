@@ -1,6 +1,9 @@
 //! Metrics owned by the upload hook (DESIGN.md §9).
 
-use prometheus::{register_histogram_vec, register_int_counter_vec, HistogramVec, IntCounterVec};
+use prometheus::{
+    register_histogram_vec, register_int_counter_vec, register_int_gauge, HistogramVec,
+    IntCounterVec, IntGauge,
+};
 use std::sync::LazyLock;
 
 pub static UPLOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -36,6 +39,50 @@ pub static REQUEST_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
         "Time to answer hook requests, by route.",
         &["route"],
         vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]
+    )
+    .expect("metric registers once")
+});
+
+pub static AUTH_REJECTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_hook_auth_rejections_total",
+        "Requests refused by authentication or per-key limits, by reason.",
+        &["reason"]
+    )
+    .expect("metric registers once")
+});
+
+pub static AUTHENTICATED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_hook_authenticated_requests_total",
+        "Requests that passed authentication, by method (bearer, signed).",
+        &["method"]
+    )
+    .expect("metric registers once")
+});
+
+pub static BACKPRESSURE: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_hook_backpressure_rejections_total",
+        "Uploads answered 503 with Retry-After, by reason (in_flight, broker_unavailable, database_unavailable, media_store_unavailable).",
+        &["reason"]
+    )
+    .expect("metric registers once")
+});
+
+pub static ENQUEUE_IN_FLIGHT: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "vigil_hook_enqueue_in_flight_requests",
+        "Uploads waiting for the broker's acknowledgement."
+    )
+    .expect("metric registers once")
+});
+
+pub static CHECKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_hook_checks_total",
+        "Synchronous checks (POST /v1/check), by suggested action.",
+        &["suggested_action"]
     )
     .expect("metric registers once")
 });

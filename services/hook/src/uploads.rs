@@ -1,5 +1,14 @@
-//! `POST /v1/uploads` and `GET /v1/uploads/{id}`.
+//! `POST /v1/uploads` and `GET /v1/uploads/{id}`, and the hook's
+//! backpressure: a bounded number of uploads may wait for the broker at
+//! once, and after the broker failed to acknowledge one, uploads are
+//! answered 503 with `Retry-After` at once for a cool-down instead of each
+//! waiting out the delivery timeout. Nothing answered 202 is lost: the
+//! upload is recorded (the outbox) before it is produced, and an upload
+//! refused with 503 may be retried with the same `upload_id`.
 
+use crate::auth::Authenticator;
+use crate::check::CheckState;
+use crate::guard::{require_key, Guard};
 use crate::metrics;
 use crate::problem::Problem;
 use axum::body::Bytes;
@@ -10,8 +19,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use vigil_pipeline::{PlatformContext, UploadId, UploadMsg, Verdict, MESSAGE_VERSION};
 use vigil_store::{MediaError, MediaStore, Store, UploadStatus};
 use vigil_stream::{Producer, Topics};
@@ -39,17 +50,87 @@ pub struct HookState {
     pub topics: Topics,
     /// Largest accepted media, in bytes.
     pub max_upload_bytes: usize,
+    /// `POST /v1/check` (absent: 404).
+    pub check: Option<CheckState>,
+    /// API keys; `None` runs the hook without authentication.
+    pub auth: Option<Arc<Authenticator>>,
+    pub pressure: Arc<Pressure>,
+}
+
+/// The hook's backpressure state, shared by its requests.
+pub struct Pressure {
+    in_flight: Semaphore,
+    max_in_flight: usize,
+    cooldown: Duration,
+    started: Instant,
+    /// Milliseconds since `started` until which the broker is taken as down.
+    broker_down_until_ms: AtomicU64,
+}
+
+impl Pressure {
+    /// At most `max_in_flight` uploads wait for the broker; after a failed
+    /// delivery, refuse at once for `cooldown`.
+    pub fn new(max_in_flight: usize, cooldown: Duration) -> Pressure {
+        Pressure {
+            in_flight: Semaphore::new(max_in_flight.max(1)),
+            max_in_flight: max_in_flight.max(1),
+            cooldown,
+            started: Instant::now(),
+            broker_down_until_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn broker_known_down(&self) -> bool {
+        self.now_ms() < self.broker_down_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn broker_failed(&self) {
+        let until = self.now_ms() + self.cooldown.as_millis() as u64;
+        self.broker_down_until_ms
+            .fetch_max(until, Ordering::Relaxed);
+    }
+
+    fn broker_ok(&self) {
+        self.broker_down_until_ms.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Default for Pressure {
+    fn default() -> Self {
+        Pressure::new(256, Duration::from_secs(1))
+    }
 }
 
 /// The hook's routes.
-pub fn router(state: HookState) -> Router {
+pub fn router(mut state: HookState) -> Router {
     // Room for multipart framing and the JSON fields around the media.
     let limit = state.max_upload_bytes + 64 * 1024;
-    Router::new()
+    let guard = state.auth.take().map(|auth| {
+        if auth.key_count() == 0 {
+            tracing::warn!(
+                "hook authentication is on but no keys are loaded: every request is refused"
+            );
+        }
+        Arc::new(Guard {
+            auth,
+            max_body_bytes: limit,
+            started: Instant::now(),
+        })
+    });
+    let routes = Router::new()
         .route("/v1/uploads", post(create_upload))
         .route("/v1/uploads/{id}", get(get_upload))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(Arc::new(state))
+        .route("/v1/check", post(crate::check::check))
+        .layer(DefaultBodyLimit::max(limit));
+    let routes = match guard {
+        Some(g) => routes.layer(axum::middleware::from_fn_with_state(g, require_key)),
+        None => routes,
+    };
+    routes.with_state(Arc::new(state))
 }
 
 #[derive(Debug, Serialize)]
@@ -298,6 +379,16 @@ async fn read_multipart(
     Ok((parse_id(id)?, bytes, declared, ctx))
 }
 
+/// The `file` and context fields of a check request (an `upload_id` is
+/// accepted and ignored, so one form can be sent to both routes).
+pub(crate) async fn read_multipart_for_check(
+    mp: Multipart,
+    max: usize,
+) -> Result<(Bytes, PlatformContext), Problem> {
+    let (_, bytes, _, ctx) = read_multipart(mp, max).await?;
+    Ok((bytes, ctx))
+}
+
 enum Media {
     Bytes(Bytes),
     Url(String),
@@ -310,41 +401,69 @@ async fn accept(
     content_type: Option<String>,
     platform_context: PlatformContext,
 ) -> Result<Response, Problem> {
-    let unavailable = |what: &str| {
+    let pressure = &state.pressure;
+    let unavailable = |reason: &'static str, what: &str, retry_after: u32| {
+        metrics::BACKPRESSURE.with_label_values(&[reason]).inc();
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Temporarily unavailable",
-            format!("{what} is unavailable; retry later"),
+            format!("{what} is unavailable; retry later with the same upload_id"),
         )
-        .with_retry_after(5)
+        .with_retry_after(retry_after)
+    };
+    let broker_retry = pressure.cooldown.as_secs().max(1) as u32;
+    if pressure.broker_known_down() {
+        return Err(unavailable(
+            "broker_unavailable",
+            "the message broker",
+            broker_retry,
+        ));
+    }
+    // Bounds the uploads between here and the broker's acknowledgement.
+    let _permit = match pressure.in_flight.try_acquire() {
+        Ok(p) => p,
+        Err(_) => {
+            metrics::BACKPRESSURE
+                .with_label_values(&["in_flight"])
+                .inc();
+            return Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "Overloaded",
+                format!(
+                    "{} uploads are already waiting for the broker; retry later",
+                    pressure.max_in_flight
+                ),
+            )
+            .with_retry_after(1));
+        }
     };
     let store_down = |e: vigil_store::StoreError| {
         tracing::error!(error = %e, "database unavailable in hook");
-        unavailable("the database")
+        unavailable("database_unavailable", "the database", 5)
     };
-    if state
-        .store
-        .get_upload(&id)
-        .await
-        .map_err(store_down)?
-        .is_some()
-    {
-        metrics::UPLOADS.with_label_values(&["duplicate"]).inc();
-        return Ok(accepted(&id, true));
-    }
-    let (media_url, stored_here) = match media {
+    // An upload refused earlier (503) may come back with the same id; one
+    // already accepted is a duplicate.
+    let revive = match state.store.get_upload(&id).await.map_err(store_down)? {
+        Some(row) if row.status == UploadStatus::Rejected => true,
+        Some(_) => {
+            metrics::UPLOADS.with_label_values(&["duplicate"]).inc();
+            return Ok(accepted(&id, true));
+        }
+        None => false,
+    };
+    let media_url = match media {
         Media::Bytes(b) => {
             note_mislabelled(content_type.as_deref(), &b);
-            let url = state.media.put(id.as_str(), &b).await.map_err(|e| {
+            state.media.put(id.as_str(), &b).await.map_err(|e| {
                 tracing::error!(error = %e, "media store write failed");
-                unavailable("the media store")
-            })?;
-            (url, true)
+                unavailable("media_store_unavailable", "the media store", 5)
+            })?
         }
         Media::Url(u) => {
             let path = state.media.resolve(&u).map_err(|e| match e {
-                MediaError::Io(_) => unavailable("the media store"),
+                MediaError::Io(_) => unavailable("media_store_unavailable", "the media store", 5),
                 other => Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     other.kind(),
@@ -356,7 +475,7 @@ async fn accept(
             if size as usize > state.max_upload_bytes {
                 return Err(too_large(state.max_upload_bytes));
             }
-            (u, false)
+            u
         }
     };
     let msg = UploadMsg {
@@ -367,26 +486,37 @@ async fn accept(
         platform_context,
         received_at: Utc::now(),
     };
-    let new = state.store.record_upload(&msg).await.map_err(store_down)?;
+    let new = if revive {
+        state.store.revive_upload(&msg).await.map_err(store_down)?
+    } else {
+        state.store.record_upload(&msg).await.map_err(store_down)?
+    };
     if !new {
         metrics::UPLOADS.with_label_values(&["duplicate"]).inc();
         return Ok(accepted(&id, true));
     }
-    if let Err(e) = state
+    metrics::ENQUEUE_IN_FLIGHT.inc();
+    let sent = state
         .producer
         .send_json(&state.topics.uploads, id.as_str(), &msg)
-        .await
-    {
+        .await;
+    metrics::ENQUEUE_IN_FLIGHT.dec();
+    if let Err(e) = sent {
         tracing::error!(error = %e, "cannot enqueue upload; refusing it with 503");
+        pressure.broker_failed();
+        // The media stays: the record may still reach the topic (a timed-out
+        // send can be persisted), and a retry with this id revives the upload.
         let _ = state
             .store
             .set_upload_status(&id, UploadStatus::Rejected, Some("broker_unavailable"))
             .await;
-        if stored_here {
-            let _ = state.media.delete(&media_url).await;
-        }
-        return Err(unavailable("the message broker"));
+        return Err(unavailable(
+            "broker_unavailable",
+            "the message broker",
+            broker_retry,
+        ));
     }
+    pressure.broker_ok();
     if let Err(e) = state
         .store
         .set_upload_status(&id, UploadStatus::Enqueued, None)

@@ -257,6 +257,23 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Accept again an upload the hook refused (status `rejected`) when the
+    /// client retries it with the same id. Returns whether it was revived.
+    pub async fn revive_upload(&self, msg: &UploadMsg) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE uploads SET msg = $1, status = $2, error_kind = NULL, received_at = $3, updated_at = $4
+             WHERE upload_id = $5 AND status = 'rejected'",
+        )
+        .bind(json(msg))
+        .bind(UploadStatus::Accepted.as_str())
+        .bind(ts(msg.received_at))
+        .bind(now())
+        .bind(msg.upload_id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Move an upload forward, never backwards out of `decided`/`failed`.
     pub async fn set_upload_status(
         &self,

@@ -100,7 +100,8 @@ impl App {
         };
         // Pin the change log's end before loading the banks, so no change
         // made in between is missed (applying one twice is harmless).
-        let follow_from = if roles.workers {
+        // The hook follows bank changes too: `POST /v1/check` matches against them.
+        let follow_from = if roles.workers || roles.hook {
             let (b, t) = (bootstrap.clone(), topics.hashdb.clone());
             Some(
                 tokio::task::spawn_blocking(move || {
@@ -127,10 +128,12 @@ impl App {
 
         // The newest approved policy version in the database wins over the
         // configured file (publishing one is a guarded change).
-        let policy: Policy = crate::governance::load_policy(config, &store).await?;
-        if roles.workers {
-            let policy = policy.clone();
+        let policy: Arc<Policy> =
+            Arc::new(crate::governance::load_policy(config, &store).await?);
+        if roles.workers || roles.hook {
             tracing::info!(policy_version = %policy.version, "policy loaded");
+        }
+        if roles.workers {
             let classifier = if config.classifier.enabled {
                 let c = Classifier::load(&config.classifier.model).context(
                     "the classifier is enabled but could not be loaded (run `make setup`, or set classifier.enabled = false)",
@@ -152,7 +155,7 @@ impl App {
                         limits: vigil_decode::video::VideoLimits::default(),
                         options: vigil_decode::video::VideoOptions::default(),
                     }),
-                policy: Arc::new(policy),
+                policy: policy.clone(),
                 producer,
                 topics: topics.clone(),
             });
@@ -174,6 +177,8 @@ impl App {
                 let rx = shutdown_rx.clone();
                 tasks.spawn(async move { worker.run(rx).await.map_err(anyhow::Error::from) });
             }
+        }
+        if roles.workers || roles.hook {
             let reload = Duration::from_secs(config.worker.hashdb_reload_secs.max(1));
             let (st, db, mut rx) = (store.clone(), hashdb.clone(), shutdown_rx.clone());
             tasks.spawn(async move {
@@ -223,6 +228,15 @@ impl App {
                 producer,
                 topics: topics.clone(),
                 max_upload_bytes: config.http.max_upload_bytes,
+                check: Some(vigil_hook::CheckState {
+                    analyzer: Analyzer::new(hashdb.clone(), None, config.decode_limits()),
+                    policy: policy.clone(),
+                }),
+                auth: hook_auth(config)?,
+                pressure: Arc::new(vigil_hook::Pressure::new(
+                    config.hook.max_in_flight,
+                    Duration::from_millis(config.hook.broker_cooldown_ms),
+                )),
             }));
         }
         if roles.review {
@@ -385,6 +399,55 @@ impl App {
     }
 }
 
+/// The hook's API keys from `hook.keys_file` and `VIGIL_HOOK_KEYS`; `None`
+/// (authentication off, said loudly) when there are none and none are required.
+fn hook_auth(config: &Config) -> anyhow::Result<Option<Arc<vigil_hook::Authenticator>>> {
+    let mut keys = Vec::new();
+    if let Some(f) = &config.hook.keys_file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read hook.keys_file {}", f.display()))?;
+        keys.extend(
+            vigil_hook::parse_keys(&text)
+                .with_context(|| format!("invalid key file {}", f.display()))?,
+        );
+    }
+    if let Ok(text) = std::env::var("VIGIL_HOOK_KEYS") {
+        keys.extend(vigil_hook::parse_keys(&text).context("invalid VIGIL_HOOK_KEYS")?);
+    }
+    let mut ids = std::collections::HashSet::new();
+    for k in &keys {
+        anyhow::ensure!(
+            ids.insert(k.id.clone()),
+            "hook key id {:?} is defined twice",
+            k.id
+        );
+    }
+    if keys.is_empty() {
+        anyhow::ensure!(
+            !config.hook.auth_required,
+            "hook.auth_required is set but no API keys were given (hook.keys_file or VIGIL_HOOK_KEYS)"
+        );
+        tracing::warn!("HOOK AUTHENTICATION IS DISABLED: no API keys are configured, so anyone who can reach {} may submit uploads and checks. Set hook.keys_file or VIGIL_HOOK_KEYS (and hook.auth_required = true) outside a local demo.", config.http.listen);
+        eprintln!("WARNING: vigil hook runs WITHOUT authentication (no API keys configured); fine for a local demo only");
+        return Ok(None);
+    }
+    let platforms: std::collections::BTreeSet<&str> =
+        keys.iter().map(|k| k.platform.as_str()).collect();
+    tracing::info!(
+        keys = keys.len(),
+        platforms = platforms.len(),
+        "hook authentication on"
+    );
+    Ok(Some(Arc::new(vigil_hook::Authenticator::new(
+        keys,
+        vigil_hook::AuthSettings {
+            replay_window_secs: config.hook.replay_window_secs as i64,
+            rate_per_s: config.hook.rate_per_key_per_s,
+            burst: config.hook.burst_per_key as f64,
+        },
+    ))))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -419,14 +482,14 @@ async fn reload_hashdb(store: &Store, shared: &SharedHashDb) -> anyhow::Result<(
 
 /// The embedded broker keeps messages in memory only: after a restart, put
 /// every accepted-but-undecided upload back on the topic (DESIGN.md §3.3).
-async fn requeue_undecided(
+pub async fn requeue_undecided(
     store: &Store,
     producer: &Producer,
     topics: &Topics,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<usize> {
     let pending = store.undecided_uploads(1_000_000).await?;
     if pending.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     tracing::info!(
         count = pending.len(),
@@ -438,5 +501,5 @@ async fn requeue_undecided(
             .await
             .context("cannot re-enqueue an accepted upload")?;
     }
-    Ok(())
+    Ok(pending.len())
 }

@@ -19,6 +19,7 @@ pub struct Config {
     /// Policy file; the built-in policy when unset.
     pub policy_file: Option<PathBuf>,
     pub http: HttpConfig,
+    pub hook: HookSection,
     pub kafka: KafkaConfig,
     pub database: DatabaseConfig,
     pub media: MediaConfig,
@@ -57,6 +58,31 @@ pub struct HttpConfig {
     pub listen: String,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: usize,
+}
+
+/// The upload hook's authentication, limits and backpressure. API keys
+/// never live in this file: they come from `keys_file` and the
+/// `VIGIL_HOOK_KEYS` environment variable (`key_id platform secret
+/// [max_bytes]`, lines or comma-separated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HookSection {
+    /// Refuse to start the hook without API keys. Off by default so the
+    /// embedded demo runs; the hook then says loudly that anyone may call it.
+    pub auth_required: bool,
+    /// File of API keys, one `key_id platform secret [max_bytes]` per line.
+    pub keys_file: Option<PathBuf>,
+    /// Signed requests: allowed clock skew and replay memory, in seconds.
+    pub replay_window_secs: u64,
+    /// Sustained requests per second allowed per key.
+    pub rate_per_key_per_s: f64,
+    /// Requests per key allowed at once above the sustained rate.
+    pub burst_per_key: u32,
+    /// Uploads that may wait for the broker at once; more get 503.
+    pub max_in_flight: usize,
+    /// After the broker failed to acknowledge an upload, answer 503 at once
+    /// for this long instead of waiting out the delivery timeout again.
+    pub broker_cooldown_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,6 +150,7 @@ impl Default for Config {
             data_dir: PathBuf::from("var"),
             policy_file: None,
             http: HttpConfig::default(),
+            hook: HookSection::default(),
             kafka: KafkaConfig::default(),
             database: DatabaseConfig::default(),
             media: MediaConfig::default(),
@@ -140,6 +167,20 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: "127.0.0.1:8080".into(),
             max_upload_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for HookSection {
+    fn default() -> Self {
+        HookSection {
+            auth_required: false,
+            keys_file: None,
+            replay_window_secs: 300,
+            rate_per_key_per_s: 1000.0,
+            burst_per_key: 2000,
+            max_in_flight: 1024,
+            broker_cooldown_ms: 1000,
         }
     }
 }
@@ -207,6 +248,8 @@ const NON_CONFIG_ENV: &[&str] = &[
     "user_password",
     "password",
     "as",
+    "hook_keys",
+    "loadgen_key",
 ];
 
 impl Config {

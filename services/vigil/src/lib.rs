@@ -8,7 +8,8 @@ pub mod banks;
 pub mod config;
 pub mod demo;
 pub mod governance;
+pub mod loadgen;
 pub mod model_eval;
 
-pub use app::{App, Roles};
+pub use app::{requeue_undecided, App, Roles};
 pub use config::Config;

@@ -45,12 +45,52 @@ enum Command {
     Review,
     /// Run librdkafka's mock cluster as a standalone broker with Vigil's topics, for
     /// running hook, workers and review as separate processes on one machine.
+    /// Fault injection on stdin: `down N` / `up N` take broker N (1-based)
+    /// down and back up; each command is answered `ok …` or `error …` on stdout.
     KafkaDev {
         #[arg(long, default_value_t = 3)]
         brokers: i32,
         #[arg(long, default_value_t = 6)]
         partitions: i32,
     },
+    /// Drive hooks over HTTP at a target rate for a bounded time with synthetic
+    /// media; report sustained uploads/s, upload→verdict p50/p99 and errors.
+    /// The API key (`key_id.secret`) comes from `VIGIL_LOADGEN_KEY`.
+    Loadgen {
+        /// Hook base URL (repeatable; uploads go round-robin).
+        #[arg(long = "target", default_value = "http://127.0.0.1:8080")]
+        targets: Vec<String>,
+        /// Uploads per second to aim for (0: as fast as --concurrency allows).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Seconds to send for.
+        #[arg(long, default_value_t = 30)]
+        duration_secs: u64,
+        /// Stop after this many uploads (0: only the duration bounds the run).
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Every n-th upload is a deliberately corrupt file (0: none).
+        #[arg(long, default_value_t = 0)]
+        corrupt_every: u64,
+        /// Timed `POST /v1/check` requests after the uploads.
+        #[arg(long, default_value_t = 0)]
+        check_requests: usize,
+        /// Seconds to wait for the last verdicts.
+        #[arg(long, default_value_t = 120)]
+        verdict_timeout_secs: u64,
+        /// Side of the synthetic square images, in pixels.
+        #[arg(long, default_value_t = 256)]
+        image_size: u32,
+        /// Write the emblems' `pdq <hex>` hash list here (for `vigil bank import`) and exit.
+        #[arg(long)]
+        write_bank: Option<PathBuf>,
+    },
+    /// Put accepted uploads that have no verdict back on `vigil.uploads`
+    /// (after the broker lost messages, e.g. a restarted `vigil kafka-dev`).
+    Requeue,
     /// Manage banks of hashes.
     Bank {
         #[command(subcommand)]
@@ -390,19 +430,80 @@ async fn main() -> anyhow::Result<()> {
         Command::KafkaDev {
             brokers,
             partitions,
+        } => kafka_dev(&config, brokers, partitions).await,
+        Command::Loadgen {
+            targets,
+            rate,
+            duration_secs,
+            count,
+            concurrency,
+            corrupt_every,
+            check_requests,
+            verdict_timeout_secs,
+            image_size,
+            write_bank,
         } => {
-            let topics = vigil_stream::Topics::with_prefix(&config.kafka.topic_prefix);
-            let kafka = vigil_stream::EmbeddedKafka::start(brokers, partitions, &topics)?;
-            // One line on stdout that scripts can read.
-            println!("bootstrap.servers={}", kafka.bootstrap_servers());
-            use std::io::Write;
-            std::io::stdout().flush()?;
-            eprintln!(
-                "mock cluster up; run e.g. VIGIL_KAFKA__BOOTSTRAP_SERVERS={} vigil worker; Ctrl-C stops it (messages live in memory only)",
-                kafka.bootstrap_servers()
+            let pool = vigil::loadgen::Pool::new(40, 8, image_size)?;
+            if let Some(path) = write_bank {
+                std::fs::write(&path, pool.bank_hashlist())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                println!(
+                    "wrote {} emblem hashes to {}",
+                    pool.emblem_pdq.len(),
+                    path.display()
+                );
+                return Ok(());
+            }
+            let opts = vigil::loadgen::Options {
+                targets: targets
+                    .iter()
+                    .map(|t| t.trim_end_matches('/').to_string())
+                    .collect(),
+                rate,
+                duration: std::time::Duration::from_secs(duration_secs),
+                count,
+                concurrency,
+                corrupt_every,
+                api_key: std::env::var("VIGIL_LOADGEN_KEY").ok(),
+                verdict_timeout: std::time::Duration::from_secs(verdict_timeout_secs),
+                check_requests,
+                ..Default::default()
+            };
+            let report = vigil::loadgen::run(opts, pool, Default::default()).await?;
+            let kinds: Vec<String> = report
+                .by_kind
+                .iter()
+                .map(|(k, n)| format!("{k}={n}"))
+                .collect();
+            let actions: Vec<String> = report
+                .actions
+                .iter()
+                .map(|(k, n)| format!("{k}={n}"))
+                .collect();
+            eprintln!("sent: {}; verdicts: {}", kinds.join(" "), actions.join(" "));
+            println!("{}", vigil::loadgen::summary_line(&report));
+            anyhow::ensure!(
+                report.missing == 0,
+                "{} uploads got no verdict in time",
+                report.missing
             );
-            tokio::signal::ctrl_c().await?;
-            drop(kafka);
+            Ok(())
+        }
+        Command::Requeue => {
+            let store = open_store(&config).await?;
+            let bootstrap = config
+                .kafka
+                .bootstrap_servers
+                .clone()
+                .context("requeue needs the shared broker: set kafka.bootstrap_servers")?;
+            let producer = vigil_stream::Producer::new(
+                &bootstrap,
+                "vigil-requeue",
+                std::time::Duration::from_secs(30),
+            )?;
+            let topics = vigil_stream::Topics::with_prefix(&config.kafka.topic_prefix);
+            let n = vigil::requeue_undecided(&store, &producer, &topics).await?;
+            println!("requeued {n} uploads");
             Ok(())
         }
         Command::Bank { command } => bank(&config, cli.as_user.as_deref(), command).await,
@@ -486,6 +587,57 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn kafka_dev(config: &Config, brokers: i32, partitions: i32) -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let topics = vigil_stream::Topics::with_prefix(&config.kafka.topic_prefix);
+    let kafka = std::sync::Arc::new(vigil_stream::EmbeddedKafka::start(
+        brokers, partitions, &topics,
+    )?);
+    // One line on stdout that scripts can read.
+    println!("bootstrap.servers={}", kafka.bootstrap_servers());
+    std::io::stdout().flush()?;
+    eprintln!(
+        "mock cluster up; run e.g. VIGIL_KAFKA__BOOTSTRAP_SERVERS={} vigil worker; `down N`/`up N` on stdin inject faults; Ctrl-C stops it (messages live in memory only)",
+        kafka.bootstrap_servers()
+    );
+    let k = kafka.clone();
+    // Detached: a blocking read of stdin cannot be cancelled, and the
+    // process exits on the signal anyway.
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let reply = match words.as_slice() {
+                [cmd @ ("down" | "up"), id] => match id.parse::<i32>() {
+                    Ok(id) => {
+                        let r = if *cmd == "down" {
+                            k.broker_down(id)
+                        } else {
+                            k.broker_up(id)
+                        };
+                        match r {
+                            Ok(()) => format!("ok {cmd} {id}"),
+                            Err(e) => format!("error {e}"),
+                        }
+                    }
+                    Err(_) => format!("error bad broker id {id:?}"),
+                },
+                [] => continue,
+                _ => "error expected `down N` or `up N`".to_string(),
+            };
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{reply}");
+            let _ = out.flush();
+        }
+    });
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }
 
 async fn role(config: &Config, roles: Roles) -> anyhow::Result<()> {

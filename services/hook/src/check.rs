@@ -1,0 +1,118 @@
+//! `POST /v1/check`: a synchronous hash-and-match for blocking at upload
+//! time. The media is decoded within limits, hashed (MD5, SHA-256, PDQ) and
+//! looked up in the banks; the policy's `decide` turns the matches into a
+//! suggested action. No classifier, no Kafka, nothing stored: the platform
+//! still sends the upload through `POST /v1/uploads` for the full pipeline
+//! and the record.
+
+use crate::metrics;
+use crate::problem::Problem;
+use crate::uploads::{read_multipart_for_check, HookState};
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Utc;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+use vigil_hashdb::Match;
+use vigil_pipeline::{decide, Action, Analyzer, Evidence, Policy, UploadId};
+
+/// What `/v1/check` needs: an analyzer without a classifier, and the policy.
+#[derive(Clone)]
+pub struct CheckState {
+    pub analyzer: Analyzer,
+    pub policy: Arc<Policy>,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckAnswer {
+    /// `block_upload` when the policy would take the upload down, `review`
+    /// when it would send it to a person, `none` otherwise.
+    suggested_action: &'static str,
+    /// What the policy decided on hash evidence alone.
+    policy_action: Action,
+    policy_version: String,
+    matches: Vec<Match>,
+    reasons: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decode_error: Option<String>,
+}
+
+/// The suggestion for an upload-time block: automated removal becomes a
+/// block, review stays review.
+pub fn suggest(action: &Action) -> &'static str {
+    match action {
+        Action::Takedown | Action::BlockUpload => "block_upload",
+        Action::Restrict { .. } => "restrict",
+        Action::Review => "review",
+        Action::None => "none",
+    }
+}
+
+pub(crate) async fn check(State(state): State<Arc<HookState>>, mp: Multipart) -> Response {
+    let start = Instant::now();
+    let resp = check_inner(&state, mp).await;
+    metrics::REQUEST_SECONDS
+        .with_label_values(&["check"])
+        .observe(start.elapsed().as_secs_f64());
+    match resp {
+        Ok(r) => r,
+        Err(p) => {
+            if p.status < 500 {
+                metrics::BAD_REQUESTS.with_label_values(&[p.kind]).inc();
+            }
+            p.into_response()
+        }
+    }
+}
+
+async fn check_inner(state: &HookState, mp: Multipart) -> Result<Response, Problem> {
+    let Some(cs) = state.check.clone() else {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not available",
+            "synchronous checks are not configured on this process",
+        ));
+    };
+    let (bytes, ctx) = read_multipart_for_check(mp, state.max_upload_bytes).await?;
+    let analyzer = cs.analyzer.clone();
+    let analysis = tokio::task::spawn_blocking(move || analyzer.analyze(&bytes))
+        .await
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the check failed",
+            )
+        })?;
+    let decode_error = analysis.decode_error.as_ref().map(|e| e.kind().to_string());
+    let evidence = Evidence {
+        upload_id: UploadId::generate(),
+        context: ctx,
+        signals: analysis.signals,
+        pdq_quality: analysis.pdq_quality,
+        matches: analysis.matches,
+        classifier: None,
+        decode_error: decode_error.clone(),
+        now: Utc::now(),
+    };
+    let (verdict, _) = decide(&evidence, &cs.policy);
+    let suggested = suggest(&verdict.action);
+    metrics::CHECKS.with_label_values(&[suggested]).inc();
+    Ok((
+        StatusCode::OK,
+        Json(CheckAnswer {
+            suggested_action: suggested,
+            policy_action: verdict.action,
+            policy_version: verdict.policy_version,
+            matches: verdict.matches,
+            reasons: verdict.reasons,
+            decode_error,
+        }),
+    )
+        .into_response())
+}
