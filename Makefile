@@ -5,12 +5,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIGIL_RELEASE := $(or $(CARGO_TARGET_DIR),target)/release/vigil
 
-.PHONY: all setup build demo serve test fmt clippy unit-tests bench-pdq bench-hashdb bench-classifier bench-vpdq train clean help
+.PHONY: all setup build demo serve test fmt clippy unit-tests e2e fuzz deny bench-pdq bench-hashdb bench-classifier bench-vpdq bench-pipeline train clean help
 
 all: build
 
 help:
-	@echo "make demo | make test | make serve | make bench-pdq | make bench-hashdb | make bench-classifier | make train"
+	@echo "make demo | make test | make e2e | make fuzz | make deny | make serve | make bench-pdq | make bench-hashdb | make bench-classifier | make bench-pipeline | make train"
 
 ## Installs ONNX Runtime (PyPI wheel) into .deps/ and checks PostgreSQL for the tests.
 setup:
@@ -45,6 +45,21 @@ unit-tests:
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+## Multi-process run with faults: kafka-dev, private PostgreSQL, 2 hooks, 3 workers, 1 review, 20,000 uploads.
+e2e: setup
+	@bash scripts/e2e.sh
+
+## Bounded-time fuzzing of decode, import formats and messages (FUZZ_SECONDS per target).
+fuzz:
+	@bash scripts/fuzz.sh
+
+## Supply chain: cargo-deny licences/bans/sources (advisories with DENY_ADVISORIES=1).
+deny:
+	@bash scripts/deny.sh
+
+bench-pipeline: setup
+	bash benches/scripts/bench-pipeline.sh
 
 bench-pdq:
 	bash benches/scripts/bench-pdq.sh

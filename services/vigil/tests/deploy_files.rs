@@ -133,3 +133,97 @@ fn metric_names_follow_the_convention() {
         }
     }
 }
+
+/// Every YAML file under `deploy/` as JSON documents (PyYAML does the
+/// parsing: there is no YAML crate in the build).
+fn yaml_documents(path: &Path) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys,yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 runs (make setup needs it anyway)");
+    assert!(
+        out.status.success(),
+        "{} does not parse as YAML: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn deploy_manifests_parse_and_probe_the_health_endpoints() {
+    let root = repo_root();
+    let mut files = Vec::new();
+    files_under(&root.join("deploy"), "yaml", &mut files);
+    files_under(&root.join("deploy"), "yml", &mut files);
+    assert!(files.len() >= 8, "{files:?}");
+    let exported = registered();
+    let mut deployments = BTreeSet::new();
+    let mut pdbs = BTreeSet::new();
+    let mut hpa_metrics = Vec::new();
+    for f in &files {
+        for doc in yaml_documents(f) {
+            for name in names_in(&doc.to_string()) {
+                assert!(
+                    exported.contains(base(&name)) || name == "vigil_pipeline",
+                    "{} uses {name}, which no code registers",
+                    f.display()
+                );
+            }
+            match doc["kind"].as_str() {
+                Some("Deployment") => {
+                    let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+                    let c = &doc["spec"]["template"]["spec"]["containers"][0];
+                    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz", "{name}");
+                    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz", "{name}");
+                    deployments.insert(name);
+                }
+                Some("PodDisruptionBudget") => {
+                    pdbs.insert(doc["metadata"]["name"].as_str().unwrap().to_string());
+                }
+                Some("HorizontalPodAutoscaler") => {
+                    for m in doc["spec"]["metrics"].as_array().unwrap() {
+                        if let Some(n) = m["external"]["metric"]["name"].as_str() {
+                            hpa_metrics.push(n.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for role in ["vigil-hook", "vigil-worker", "vigil-review"] {
+        assert!(deployments.contains(role), "no Deployment {role}");
+    }
+    assert!(pdbs.contains("vigil-hook") && pdbs.contains("vigil-worker"));
+    assert_eq!(hpa_metrics, ["vigil_worker_consumer_lag_messages"]);
+
+    let compose = &yaml_documents(&root.join("deploy/compose.yaml"))[0];
+    let services = compose["services"].as_object().unwrap();
+    for s in [
+        "kafka",
+        "postgres",
+        "minio",
+        "prometheus",
+        "grafana",
+        "hook",
+        "worker",
+        "review",
+    ] {
+        assert!(services.contains_key(s), "compose has no {s}");
+        assert!(
+            services[s]["healthcheck"].is_object()
+                || compose["x-vigil"]["healthcheck"].is_object()
+                    && ["hook", "worker", "review"].contains(&s),
+            "{s} has no health check"
+        );
+    }
+    assert_eq!(
+        services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller",
+        "KRaft"
+    );
+}

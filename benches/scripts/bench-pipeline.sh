@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench-pipeline: the whole pipeline on the embedded defaults (`vigil serve`:
+# mock Kafka cluster, SQLite, local media folder, the bundled classifier),
+# driven over HTTP by `vigil loadgen` at RATE uploads/s for SECONDS, then
+# CHECKS timed `POST /v1/check` requests one at a time. A bank holds the
+# emblems loadgen sends, so one upload in ten is taken down.
+# No peer: this measures Vigil alone (uploads/s per core, latency).
+# Environment: RATE (0 = as fast as CONCURRENCY allows), SECONDS (30),
+# CONCURRENCY (16), CHECKS (300), SIZE (256: image side), WORKERS (2).
+# Ends with one summary line:
+#   bench-pipeline uploads_per_s=… per_core=… p50_ms=… p99_ms=… cores=… check_p50_ms=… check_p99_ms=… errors=…
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+RATE=${RATE:-0}
+SECONDS_RUN=${SECONDS:-30}
+CONCURRENCY=${CONCURRENCY:-16}
+CHECKS=${CHECKS:-300}
+SIZE=${SIZE:-256}
+WORKERS=${WORKERS:-2}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+bash scripts/setup-ort.sh >/dev/null
+cargo build --release -p vigil 2>&1 | tail -n 1 >&2
+VIGIL="$CARGO_TARGET_DIR/release/vigil"
+WORK=$(mktemp -d)
+trap 'kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export VIGIL_DATA_DIR="$WORK/data" VIGIL_HTTP__LISTEN="127.0.0.1:$PORT" VIGIL_LOG=warn VIGIL_WORKER__COUNT="$WORKERS"
+"$VIGIL" loadgen --write-bank "$WORK/emblems.txt" --image-size "$SIZE" >&2
+"$VIGIL" bank create bench-emblems --action takedown --label gifct:glorification >&2
+"$VIGIL" bank import "$WORK/emblems.txt" --bank bench-emblems >&2
+"$VIGIL" serve &
+SERVE_PID=$!
+for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.5
+done
+OUT=$("$VIGIL" loadgen --target "http://127.0.0.1:$PORT" --rate "$RATE" --duration-secs "$SECONDS_RUN" \
+    --concurrency "$CONCURRENCY" --check-requests "$CHECKS" --image-size "$SIZE" --verdict-timeout-secs 300)
+echo "$OUT" >&2
+CORES=$(nproc)
+python3 - "$OUT" "$CORES" <<'PY'
+import sys
+fields = dict(kv.split("=", 1) for kv in sys.argv[1].split()[1:])
+cores = int(sys.argv[2])
+ups = float(fields["uploads_per_s"])
+print(f"bench-pipeline uploads_per_s={ups:.1f} per_core={ups / cores:.1f} p50_ms={fields['p50_ms']} "
+      f"p99_ms={fields['p99_ms']} cores={cores} check_p50_ms={fields['check_p50_ms']} "
+      f"check_p99_ms={fields['check_p99_ms']} errors={fields['errors']} missing={fields['missing']}")
+PY

@@ -1,0 +1,594 @@
+//! The multi-process end-to-end run behind `make e2e` (ignored by plain
+//! `cargo test`): `vigil kafka-dev` with three brokers, a private
+//! PostgreSQL instance (its own data directory and port, never the shared
+//! server), two `vigil hook`s, three `vigil worker`s in one consumer group
+//! and one `vigil review`, all on loopback. `vigil loadgen`'s engine sends
+//! `E2E_UPLOADS` uploads (default 20,000: synthetic benign images and
+//! emblems, and every `E2E_CORRUPT_EVERY`th a deliberately corrupt file)
+//! while faults are injected at fixed points of progress:
+//! a worker is SIGKILLed and restarted, broker 2 goes down and comes back,
+//! PostgreSQL is stopped (immediate mode, like a crash) and restarted.
+//!
+//! At the end: every upload has exactly one verdict in the database and at
+//! least one on `vigil.verdicts`, no upload has two different actions
+//! (re-publishing the same stored verdict is the same action), the DLQ
+//! holds exactly the corrupt uploads, emblems were all taken down, and the
+//! processes' counters agree with the database. The last line is
+//! `e2e uploads=… verdicts=… lost=… duplicate_actions=… dlq=…`.
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vigil::loadgen;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A PostgreSQL server of our own: initdb into a temporary directory, run
+/// as the `postgres` OS user on a free port with its socket in that
+/// directory. Stopped (immediate) on drop.
+struct PrivatePg {
+    dir: PathBuf,
+    port: u16,
+}
+
+impl PrivatePg {
+    fn as_postgres(args: &[&str]) -> Command {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).args(args);
+        c
+    }
+
+    fn init(base: &Path) -> PrivatePg {
+        let dir = base.join("pg");
+        std::fs::create_dir_all(&dir).unwrap();
+        run(Command::new("chown").args(["-R", "postgres:postgres", dir.to_str().unwrap()]));
+        // The postgres user must reach the directory.
+        run(Command::new("chmod").args(["755", base.to_str().unwrap()]));
+        let data = dir.join("data");
+        run(&mut Self::as_postgres(&[
+            "initdb",
+            "-D",
+            data.to_str().unwrap(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]));
+        let pg = PrivatePg {
+            dir,
+            port: free_port(),
+        };
+        pg.start();
+        pg
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off",
+            self.port,
+            self.dir.display()
+        );
+        run(&mut Self::as_postgres(&[
+            "pg_ctl",
+            "-D",
+            self.dir.join("data").to_str().unwrap(),
+            "-o",
+            &opts,
+            "-l",
+            self.dir.join("log").to_str().unwrap(),
+            "-w",
+            "start",
+        ]));
+    }
+
+    fn stop(&self, mode: &str) {
+        run(&mut Self::as_postgres(&[
+            "pg_ctl",
+            "-D",
+            self.dir.join("data").to_str().unwrap(),
+            "-m",
+            mode,
+            "-w",
+            "stop",
+        ]));
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PrivatePg {
+    fn drop(&mut self) {
+        let _ = Self::as_postgres(&[
+            "pg_ctl",
+            "-D",
+            self.dir.join("data").to_str().unwrap(),
+            "-m",
+            "immediate",
+            "stop",
+        ])
+        .output();
+    }
+}
+
+/// A `vigil` child process; killed on drop.
+struct Proc {
+    child: Child,
+    role: &'static str,
+    port: u16,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Cluster {
+    root: PathBuf,
+    data_dir: PathBuf,
+    db_url: String,
+    bootstrap: String,
+}
+
+impl Cluster {
+    fn vigil(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.args(args)
+            .current_dir(&self.root)
+            .env("VIGIL_DATA_DIR", &self.data_dir)
+            .env("VIGIL_DATABASE__URL", &self.db_url)
+            .env("VIGIL_DATABASE__MAX_CONNECTIONS", "8")
+            .env("VIGIL_KAFKA__BOOTSTRAP_SERVERS", &self.bootstrap)
+            .env("VIGIL_KAFKA__SESSION_TIMEOUT_MS", "6000")
+            .env("VIGIL_KAFKA__MAX_POLL_INTERVAL_MS", "8000")
+            .env("VIGIL_KAFKA__COMMIT_INTERVAL_MS", "500")
+            .env("VIGIL_KAFKA__HOOK_DELIVERY_TIMEOUT_MS", "3000")
+            .env("VIGIL_WORKER__COUNT", "1")
+            .env("VIGIL_LOG", "warn,vigil_stream=error");
+        c
+    }
+
+    fn spawn(&self, role: &'static str) -> Proc {
+        let port = free_port();
+        let child = self
+            .vigil(&[role])
+            .env("VIGIL_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("vigil runs");
+        Proc { child, role, port }
+    }
+}
+
+async fn wait_ready(client: &reqwest::Client, p: &mut Proc) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(
+            p.child.try_wait().unwrap().is_none(),
+            "vigil {} exited during start",
+            p.role
+        );
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{}/readyz", p.port))
+            .send()
+            .await
+        {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "vigil {} never got ready",
+            p.role
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn scrape(client: &reqwest::Client, p: &Proc) -> String {
+    client
+        .get(format!("http://127.0.0.1:{}/metrics", p.port))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// The sum of every series of `name` whose labels contain `label` (or all).
+fn metric_sum(text: &str, name: &str, label: Option<&str>) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|l| label.is_none_or(|lab| l.contains(lab)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Every record of `topic`, from the beginning to the current end.
+fn read_topic(bootstrap: &str, topic: &str) -> Vec<(String, Vec<u8>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "e2e-audit")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(30))
+        .unwrap();
+    let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
+    let mut ends = HashMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in &partitions {
+        let (lo, hi) = consumer
+            .fetch_watermarks(topic, *p, Duration::from_secs(30))
+            .unwrap();
+        if hi > lo {
+            ends.insert(*p, hi);
+            tpl.add_partition_offset(topic, *p, Offset::Beginning)
+                .unwrap();
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !ends.is_empty() {
+        assert!(Instant::now() < deadline, "could not read all of {topic}");
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                let key = String::from_utf8_lossy(m.key().unwrap_or_default()).to_string();
+                out.push((key, m.payload().unwrap_or_default().to_vec()));
+                if ends
+                    .get(&m.partition())
+                    .is_some_and(|hi| m.offset() + 1 >= *hi)
+                {
+                    ends.remove(&m.partition());
+                }
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "multi-process run with faults; `make e2e`"]
+async fn e2e_multi_process_with_faults() {
+    let uploads = env_u64("E2E_UPLOADS", 20_000);
+    let corrupt_every = env_u64("E2E_CORRUPT_EVERY", 1000);
+    let started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let pg = PrivatePg::init(tmp.path());
+    let client = reqwest::Client::new();
+
+    // The broker: three mock brokers in their own process, faults on stdin.
+    let mut kafka = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["kafka-dev", "--brokers", "3", "--partitions", "6"])
+        .env("VIGIL_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut kafka_out = BufReader::new(kafka.stdout.take().unwrap());
+    let mut kafka_in: ChildStdin = kafka.stdin.take().unwrap();
+    let mut line = String::new();
+    kafka_out.read_line(&mut line).unwrap();
+    let bootstrap = line
+        .trim()
+        .strip_prefix("bootstrap.servers=")
+        .unwrap()
+        .to_string();
+    let kafka = Proc {
+        child: kafka,
+        role: "kafka-dev",
+        port: 0,
+    };
+    let mut broker_cmd = move |cmd: &str| {
+        writeln!(kafka_in, "{cmd}").unwrap();
+        kafka_in.flush().unwrap();
+        let mut reply = String::new();
+        kafka_out.read_line(&mut reply).unwrap();
+        assert!(
+            reply.starts_with("ok"),
+            "kafka-dev said {reply:?} to {cmd:?}"
+        );
+    };
+
+    let data_dir = tmp.path().join("vigil");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let cluster = Cluster {
+        root: repo_root(),
+        data_dir,
+        db_url: pg.url(),
+        bootstrap: bootstrap.clone(),
+    };
+
+    // The bank of emblems, before the workers load their banks.
+    let pool = loadgen::Pool::new(40, 8, 128).unwrap();
+    let bank_file = tmp.path().join("emblems.txt");
+    std::fs::write(&bank_file, pool.bank_hashlist()).unwrap();
+    run(&mut cluster.vigil(&[
+        "bank",
+        "create",
+        "e2e-emblems",
+        "--action",
+        "takedown",
+        "--label",
+        "gifct:glorification",
+    ]));
+    run(&mut cluster.vigil(&[
+        "bank",
+        "import",
+        bank_file.to_str().unwrap(),
+        "--bank",
+        "e2e-emblems",
+    ]));
+
+    let mut hooks = vec![cluster.spawn("hook"), cluster.spawn("hook")];
+    let mut workers = vec![
+        cluster.spawn("worker"),
+        cluster.spawn("worker"),
+        cluster.spawn("worker"),
+    ];
+    let mut review = cluster.spawn("review");
+    for p in hooks.iter_mut().chain(workers.iter_mut()) {
+        wait_ready(&client, p).await;
+    }
+    wait_ready(&client, &mut review).await;
+    eprintln!("e2e: cluster up in {:.1}s", started.elapsed().as_secs_f64());
+
+    let progress = Arc::new(AtomicU64::new(0));
+    let opts = loadgen::Options {
+        targets: hooks
+            .iter()
+            .map(|h| format!("http://127.0.0.1:{}", h.port))
+            .collect(),
+        count: uploads,
+        duration: Duration::from_secs(3600),
+        concurrency: 12,
+        corrupt_every,
+        id_prefix: "e2e".into(),
+        verdict_timeout: Duration::from_secs(900),
+        ..Default::default()
+    };
+    let load = tokio::spawn(loadgen::run(opts, pool, progress.clone()));
+
+    let at = |share: f64| (uploads as f64 * share) as u64;
+    let wait_for = |n: u64| {
+        let progress = progress.clone();
+        async move {
+            while progress.load(Ordering::Relaxed) < n {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    // Fault 1: SIGKILL a worker mid-stream, then start a new one.
+    wait_for(at(0.15)).await;
+    let mut killed = workers.remove(0);
+    let killed_metrics = scrape(&client, &killed).await;
+    killed.child.kill().unwrap(); // SIGKILL
+    killed.child.wait().unwrap();
+    eprintln!(
+        "e2e: worker SIGKILLed at {} uploads",
+        progress.load(Ordering::Relaxed)
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut restarted = cluster.spawn("worker");
+    wait_ready(&client, &mut restarted).await;
+    workers.push(restarted);
+
+    // Fault 2: a broker down and back up.
+    wait_for(at(0.35)).await;
+    broker_cmd("down 2");
+    eprintln!(
+        "e2e: broker 2 down at {} uploads",
+        progress.load(Ordering::Relaxed)
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    broker_cmd("up 2");
+
+    // Fault 3: PostgreSQL stopped like a crash, then restarted.
+    wait_for(at(0.60)).await;
+    pg.stop("immediate");
+    eprintln!(
+        "e2e: postgres stopped at {} uploads",
+        progress.load(Ordering::Relaxed)
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pg.start();
+
+    let report = load.await.unwrap().expect("loadgen ran");
+    eprintln!("{}", loadgen::summary_line(&report));
+    let corrupt: BTreeSet<String> = report
+        .sent
+        .iter()
+        .filter(|s| s.kind == loadgen::Kind::Corrupt)
+        .map(|s| s.upload_id.clone())
+        .collect();
+    let emblems = report.by_kind.get("emblem").copied().unwrap_or(0) as i64;
+    assert_eq!(
+        report.accepted, uploads,
+        "every upload was eventually accepted"
+    );
+
+    // The database: one verdict per upload, none missing.
+    let db = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect(&pg.url())
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let db_uploads = count("SELECT COUNT(*) FROM uploads").await;
+    let db_verdicts = count("SELECT COUNT(*) FROM verdicts").await;
+    let lost = count(
+        "SELECT COUNT(*) FROM uploads u WHERE NOT EXISTS (SELECT 1 FROM verdicts v WHERE v.upload_id = u.upload_id)",
+    )
+    .await;
+    let doubled = count(
+        "SELECT COUNT(*) FROM (SELECT upload_id FROM verdicts GROUP BY upload_id HAVING COUNT(*) > 1) d",
+    )
+    .await;
+    let takedowns = count("SELECT COUNT(*) FROM verdicts WHERE action = 'takedown'").await;
+
+    // The topics: every verdict published, no upload with two different
+    // actions; the DLQ holds exactly the corrupt uploads.
+    let mut on_topic: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    let verdict_records = read_topic(&bootstrap, "vigil.verdicts");
+    for (_, payload) in &verdict_records {
+        let v: vigil_pipeline::Verdict = serde_json::from_slice(payload).unwrap();
+        let entry = on_topic.entry(v.upload_id.to_string()).or_default();
+        if v.action != vigil_pipeline::Action::None {
+            entry.insert((v.action.as_str().to_string(), v.decided_at.to_rfc3339()));
+        }
+    }
+    let duplicate_actions = on_topic.values().filter(|a| a.len() > 1).count() as i64 + doubled;
+    let published = on_topic.len() as i64;
+    let mut dlq_ids = BTreeSet::new();
+    let mut dlq_without_id = 0;
+    let dlq_records = read_topic(&bootstrap, "vigil.dlq");
+    for (_, payload) in &dlq_records {
+        let d: vigil_pipeline::DlqRecord = serde_json::from_slice(payload).unwrap();
+        match d.upload_id {
+            Some(id) => {
+                dlq_ids.insert(id.to_string());
+            }
+            None => dlq_without_id += 1,
+        }
+    }
+
+    // Counters against the database. Hooks ran throughout; the killed
+    // worker's counters are its last scrape, taken just before the kill, so
+    // it may have decided at most one more upload (one consumer) after it.
+    let mut hook_accepted = 0.0;
+    for h in &hooks {
+        hook_accepted += metric_sum(
+            &scrape(&client, h).await,
+            "vigil_hook_uploads_received_total",
+            Some("outcome=\"accepted\""),
+        );
+    }
+    let mut worker_verdicts = metric_sum(&killed_metrics, "vigil_worker_verdicts_total", None);
+    let mut worker_takedowns = metric_sum(
+        &killed_metrics,
+        "vigil_worker_verdicts_total",
+        Some("action=\"takedown\""),
+    );
+    let mut redelivered = 0.0;
+    for w in &workers {
+        let m = scrape(&client, w).await;
+        worker_verdicts += metric_sum(&m, "vigil_worker_verdicts_total", None);
+        worker_takedowns += metric_sum(
+            &m,
+            "vigil_worker_verdicts_total",
+            Some("action=\"takedown\""),
+        );
+        redelivered += metric_sum(&m, "vigil_worker_redelivered_total", None);
+    }
+    let unaccounted = db_verdicts as f64 - worker_verdicts;
+
+    println!(
+        "e2e uploads={uploads} verdicts={db_verdicts} lost={lost} duplicate_actions={duplicate_actions} dlq={} corrupt={} published={published} takedowns={takedowns} emblems={emblems} hook_503={} redelivered={redelivered} broker=librdkafka-mock seconds={:.0}",
+        dlq_ids.len(),
+        corrupt.len(),
+        report.unavailable,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(db_uploads, uploads as i64);
+    assert_eq!(lost, 0, "uploads without a verdict");
+    assert_eq!(
+        db_verdicts, uploads as i64,
+        "exactly one verdict per upload"
+    );
+    assert_eq!(duplicate_actions, 0);
+    assert_eq!(
+        published, uploads as i64,
+        "every verdict is on vigil.verdicts"
+    );
+    assert_eq!(
+        report.decided, uploads,
+        "every verdict visible through the hooks"
+    );
+    assert_eq!(dlq_without_id, 0, "no unparseable records were produced");
+    assert_eq!(
+        dlq_ids, corrupt,
+        "the DLQ holds exactly the corrupt uploads"
+    );
+    assert_eq!(
+        takedowns, emblems,
+        "every banked emblem, and nothing else, was taken down"
+    );
+    assert_eq!(
+        hook_accepted, uploads as f64,
+        "hook counters agree with the uploads table"
+    );
+    assert!(
+        (0.0..=1.0).contains(&unaccounted),
+        "worker counters ({worker_verdicts}) disagree with the database ({db_verdicts})"
+    );
+    assert!(worker_takedowns <= takedowns as f64);
+    drop(review);
+    drop(workers);
+    drop(hooks);
+    drop(kafka);
+}
