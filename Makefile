@@ -1,6 +1,6 @@
 # Vigil: every set-up step a fresh machine needs lives here or in scripts/.
 #   make demo   install what is missing, build, run the demo
-#   make test   fmt check, clippy -D warnings, all tests
+#   make test   fmt check, clippy -D warnings, all tests, the multi-process e2e run
 SHELL := /bin/bash
 CARGO ?= cargo
 VIGIL_RELEASE := $(or $(CARGO_TARGET_DIR),target)/release/vigil
@@ -30,7 +30,7 @@ demo: build
 serve: build
 	$(VIGIL_RELEASE) serve
 
-test: setup fmt clippy unit-tests
+test: setup fmt clippy unit-tests e2e
 
 fmt:
 	$(CARGO) fmt --all -- --check

@@ -185,7 +185,7 @@ impl Cluster {
             .env("VIGIL_KAFKA__COMMIT_INTERVAL_MS", "500")
             .env("VIGIL_KAFKA__HOOK_DELIVERY_TIMEOUT_MS", "3000")
             .env("VIGIL_WORKER__COUNT", "1")
-            .env("VIGIL_LOG", "warn,vigil_stream=error");
+            .env("VIGIL_LOG", "warn,sqlx=error,vigil_stream=error");
         c
     }
 
