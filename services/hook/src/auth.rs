@@ -182,6 +182,16 @@ fn canonical_head(timestamp: i64, method: &str, path_and_query: &str) -> String 
     format!("v1\n{timestamp}\n{method}\n{path_and_query}\n")
 }
 
+/// The parts of a signed request the signature covers.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedRequest<'a> {
+    pub timestamp: &'a str,
+    pub signature: &'a str,
+    pub method: &'a str,
+    pub path_and_query: &'a str,
+    pub body: &'a [u8],
+}
+
 struct Bucket {
     tokens: f64,
     updated: f64,
@@ -259,13 +269,16 @@ impl Authenticator {
     pub fn verify_signed(
         &self,
         key: &ApiKey,
-        timestamp: &str,
-        signature: &str,
-        method: &str,
-        path_and_query: &str,
-        body: &[u8],
+        req: &SignedRequest<'_>,
         now: i64,
     ) -> Result<(), Rejection> {
+        let SignedRequest {
+            timestamp,
+            signature,
+            method,
+            path_and_query,
+            body,
+        } = *req;
         let ts: i64 = timestamp.trim().parse().map_err(|_| Rejection::Malformed)?;
         let window = self.settings.replay_window_secs;
         if (now - ts).abs() > window {
@@ -418,21 +431,61 @@ mod tests {
         let body = b"hello";
         let sig = sign(SECRET.as_bytes(), now, "POST", "/v1/uploads", body);
         let ts = now.to_string();
-        a.verify_signed(&key, &ts, &sig, "POST", "/v1/uploads", body, now)
-            .unwrap();
+        a.verify_signed(
+            &key,
+            &SignedRequest {
+                timestamp: &ts,
+                signature: &sig,
+                method: "POST",
+                path_and_query: "/v1/uploads",
+                body,
+            },
+            now,
+        )
+        .unwrap();
         // The same request again is a replay.
         assert_eq!(
-            a.verify_signed(&key, &ts, &sig, "POST", "/v1/uploads", body, now + 1),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: &ts,
+                    signature: &sig,
+                    method: "POST",
+                    path_and_query: "/v1/uploads",
+                    body
+                },
+                now + 1
+            ),
             Err(Rejection::Replayed)
         );
         // A changed body, path or method breaks the signature.
         let sig2 = sign(SECRET.as_bytes(), now, "POST", "/v1/uploads", body);
         assert_eq!(
-            a.verify_signed(&key, &ts, &sig2, "POST", "/v1/uploads", b"hellO", now),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: &ts,
+                    signature: &sig2,
+                    method: "POST",
+                    path_and_query: "/v1/uploads",
+                    body: b"hellO"
+                },
+                now
+            ),
             Err(Rejection::BadSignature)
         );
         assert_eq!(
-            a.verify_signed(&key, &ts, &sig2, "POST", "/v1/check", body, now),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: &ts,
+                    signature: &sig2,
+                    method: "POST",
+                    path_and_query: "/v1/check",
+                    body
+                },
+                now
+            ),
             Err(Rejection::BadSignature)
         );
         // Another key's secret does not verify.
@@ -444,28 +497,78 @@ mod tests {
             body,
         );
         assert_eq!(
-            a.verify_signed(&key, &ts, &other, "POST", "/x", body, now),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: &ts,
+                    signature: &other,
+                    method: "POST",
+                    path_and_query: "/x",
+                    body
+                },
+                now
+            ),
             Err(Rejection::BadSignature)
         );
         // Outside the window either way.
         let old = now - 301;
         let sig_old = sign(SECRET.as_bytes(), old, "POST", "/x", body);
         assert_eq!(
-            a.verify_signed(&key, &old.to_string(), &sig_old, "POST", "/x", body, now),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: &old.to_string(),
+                    signature: &sig_old,
+                    method: "POST",
+                    path_and_query: "/x",
+                    body
+                },
+                now
+            ),
             Err(Rejection::StaleTimestamp)
         );
         let future = now + 301;
         let sig_f = sign(SECRET.as_bytes(), future, "POST", "/x", body);
         assert_eq!(
-            a.verify_signed(&key, &future.to_string(), &sig_f, "POST", "/x", body, now),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: &future.to_string(),
+                    signature: &sig_f,
+                    method: "POST",
+                    path_and_query: "/x",
+                    body
+                },
+                now
+            ),
             Err(Rejection::StaleTimestamp)
         );
         assert_eq!(
-            a.verify_signed(&key, "soon", &sig, "POST", "/x", body, now),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: "soon",
+                    signature: &sig,
+                    method: "POST",
+                    path_and_query: "/x",
+                    body
+                },
+                now
+            ),
             Err(Rejection::Malformed)
         );
         assert_eq!(
-            a.verify_signed(&key, &ts, "deadbeef", "POST", "/x", body, now),
+            a.verify_signed(
+                &key,
+                &SignedRequest {
+                    timestamp: &ts,
+                    signature: "deadbeef",
+                    method: "POST",
+                    path_and_query: "/x",
+                    body
+                },
+                now
+            ),
             Err(Rejection::Malformed)
         );
     }

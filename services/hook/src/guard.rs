@@ -3,7 +3,7 @@
 //! limits, verifies signatures over the buffered body, and answers every
 //! refusal with problem+json (401, 413, 429 with `Retry-After`).
 
-use crate::auth::{Authenticator, Credentials, Rejection};
+use crate::auth::{Authenticator, Credentials, Rejection, SignedRequest};
 use crate::metrics;
 use crate::problem::Problem;
 use axum::body::Body;
@@ -151,15 +151,14 @@ pub async fn require_key(State(guard): State<Arc<Guard>>, req: Request, next: Ne
                 .map(|p| p.as_str())
                 .unwrap_or("/");
             let now = chrono::Utc::now().timestamp();
-            if let Err(r) = guard.auth.verify_signed(
-                &key,
+            let signed_req = SignedRequest {
                 timestamp,
                 signature,
-                parts.method.as_str(),
-                pq,
-                &bytes,
-                now,
-            ) {
+                method: parts.method.as_str(),
+                path_and_query: pq,
+                body: &bytes,
+            };
+            if let Err(r) = guard.auth.verify_signed(&key, &signed_req, now) {
                 return refuse(r);
             }
         }

@@ -15,7 +15,9 @@ mod metrics;
 mod problem;
 mod uploads;
 
-pub use auth::{parse_keys, sign, ApiKey, AuthSettings, Authenticator, KeyFileError};
+pub use auth::{
+    parse_keys, sign, ApiKey, AuthSettings, Authenticator, KeyFileError, SignedRequest,
+};
 pub use check::{suggest, CheckState};
 pub use problem::Problem;
 pub use uploads::{router, HookState, Pressure};

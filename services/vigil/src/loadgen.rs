@@ -304,6 +304,9 @@ async fn sender(sh: Arc<Shared>) {
     }
 }
 
+/// An upload's index in `Report::sent`, when it was decided, and the action.
+type Decided = (usize, DateTime<Utc>, String);
+
 /// Poll every accepted upload until it has a verdict or the timeout passes.
 async fn collect_verdicts(sh: &Shared, report: &mut Report) {
     let deadline = Instant::now() + sh.opts.verdict_timeout;
@@ -315,7 +318,7 @@ async fn collect_verdicts(sh: &Shared, report: &mut Report) {
             .map(|(i, s)| (i, s.upload_id.clone()))
             .collect::<Vec<_>>(),
     ));
-    let results: Arc<Mutex<Vec<(usize, DateTime<Utc>, String)>>> = Arc::default();
+    let results: Arc<Mutex<Vec<Decided>>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
     for w in 0..sh.opts.concurrency.clamp(1, 32) {
         let (queue, results, client) = (queue.clone(), results.clone(), sh.client.clone());

@@ -490,6 +490,13 @@ async fn e2e_multi_process_with_faults() {
     )
     .await;
     let takedowns = count("SELECT COUNT(*) FROM verdicts WHERE action = 'takedown'").await;
+    // The actions outbox (one row per upload and cause, delivered once with
+    // a stable action id): no upload may hold the same kind of action twice.
+    let actions = count("SELECT COUNT(*) FROM actions").await;
+    let doubled_actions = count(
+        "SELECT COUNT(*) FROM (SELECT upload_id FROM actions GROUP BY upload_id, kind HAVING COUNT(*) > 1) d",
+    )
+    .await;
 
     // The topics: every verdict published, no upload with two different
     // actions; the DLQ holds exactly the corrupt uploads.
@@ -502,7 +509,8 @@ async fn e2e_multi_process_with_faults() {
             entry.insert((v.action.as_str().to_string(), v.decided_at.to_rfc3339()));
         }
     }
-    let duplicate_actions = on_topic.values().filter(|a| a.len() > 1).count() as i64 + doubled;
+    let duplicate_actions =
+        on_topic.values().filter(|a| a.len() > 1).count() as i64 + doubled + doubled_actions;
     let published = on_topic.len() as i64;
     let mut dlq_ids = BTreeSet::new();
     let mut dlq_without_id = 0;
@@ -548,7 +556,7 @@ async fn e2e_multi_process_with_faults() {
     let unaccounted = db_verdicts as f64 - worker_verdicts;
 
     println!(
-        "e2e uploads={uploads} verdicts={db_verdicts} lost={lost} duplicate_actions={duplicate_actions} dlq={} corrupt={} published={published} takedowns={takedowns} emblems={emblems} hook_503={} redelivered={redelivered} broker=librdkafka-mock seconds={:.0}",
+        "e2e uploads={uploads} verdicts={db_verdicts} lost={lost} duplicate_actions={duplicate_actions} dlq={} corrupt={} published={published} actions={actions} takedowns={takedowns} emblems={emblems} hook_503={} redelivered={redelivered} broker=librdkafka-mock seconds={:.0}",
         dlq_ids.len(),
         corrupt.len(),
         report.unavailable,
