@@ -2,8 +2,9 @@
 # bench-pipeline: the whole pipeline on the embedded defaults (`vigil serve`:
 # mock Kafka cluster, SQLite, local media folder, the bundled classifier),
 # driven over HTTP by `vigil loadgen` at RATE uploads/s for SECONDS, then
-# CHECKS timed `POST /v1/check` requests one at a time. A bank holds the
-# emblems loadgen sends, so one upload in ten is taken down.
+# CHECKS timed `POST /v1/check` requests one at a time. No bank is loaded
+# (creating an actioning bank is a guarded, two-person change now), so every
+# upload goes through decode, hashing, matching and the classifier.
 # No peer: this measures Vigil alone (uploads/s per core, latency).
 # Environment: RATE (0 = as fast as CONCURRENCY allows), SECONDS (30),
 # CONCURRENCY (16), CHECKS (300), SIZE (256: image side), WORKERS (2).
@@ -26,9 +27,6 @@ WORK=$(mktemp -d)
 trap 'kill "$SERVE_PID" 2>/dev/null || true; wait "$SERVE_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export VIGIL_DATA_DIR="$WORK/data" VIGIL_HTTP__LISTEN="127.0.0.1:$PORT" VIGIL_LOG=warn VIGIL_WORKER__COUNT="$WORKERS"
-"$VIGIL" loadgen --write-bank "$WORK/emblems.txt" --image-size "$SIZE" >&2
-"$VIGIL" bank create bench-emblems --action takedown --label gifct:glorification >&2
-"$VIGIL" bank import "$WORK/emblems.txt" --bank bench-emblems >&2
 "$VIGIL" serve &
 SERVE_PID=$!
 for _ in $(seq 1 120); do

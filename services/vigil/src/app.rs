@@ -128,8 +128,7 @@ impl App {
 
         // The newest approved policy version in the database wins over the
         // configured file (publishing one is a guarded change).
-        let policy: Arc<Policy> =
-            Arc::new(crate::governance::load_policy(config, &store).await?);
+        let policy: Arc<Policy> = Arc::new(crate::governance::load_policy(config, &store).await?);
         if roles.workers || roles.hook {
             tracing::info!(policy_version = %policy.version, "policy loaded");
         }

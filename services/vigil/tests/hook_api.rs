@@ -379,10 +379,14 @@ async fn check_matches_synchronously_and_records_nothing() {
         &t.app.banks(),
         "b",
         BankAction::Takedown,
-        &["gifct:glorification".into()],
+        &["fictional-emblem".into()],
     )
     .await
     .unwrap();
+    // Automated action needs a charter (governance).
+    vigil::governance::seed_charter(&t.app.banks(), "b", "test")
+        .await
+        .unwrap();
     let emblem = synth::emblem_image(7, 256);
     let h = vigil_pdq::hash_rgb(
         emblem.width() as usize,

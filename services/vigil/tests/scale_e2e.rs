@@ -357,25 +357,31 @@ async fn e2e_multi_process_with_faults() {
 
     // The bank of emblems, before the workers load their banks.
     let pool = loadgen::Pool::new(40, 8, 128).unwrap();
-    let bank_file = tmp.path().join("emblems.txt");
-    std::fs::write(&bank_file, pool.bank_hashlist()).unwrap();
-    run(&mut cluster.vigil(&[
-        "bank",
-        "create",
-        "e2e-emblems",
-        "--action",
-        "takedown",
-        "--label",
-        "gifct:glorification",
-    ]));
-    run(&mut cluster.vigil(&[
-        "bank",
-        "import",
-        bank_file.to_str().unwrap(),
-        "--bank",
-        "e2e-emblems",
-    ]));
-
+    // The bank, its charter (automated takedowns need one: governance)
+    // and its entries, written to the database before the workers load it.
+    {
+        let mut config = vigil::Config::default();
+        config.database.url = Some(cluster.db_url.clone());
+        let store = vigil_store::Store::connect(&cluster.db_url, 2, None)
+            .await
+            .unwrap();
+        let svc = vigil::banks::service(&config, store.clone()).unwrap();
+        vigil::banks::create_bank(
+            &svc,
+            "e2e-emblems",
+            vigil_hashdb::BankAction::Takedown,
+            &["fictional-emblem".into()],
+        )
+        .await
+        .unwrap();
+        vigil::governance::seed_charter(&svc, "e2e-emblems", "e2e")
+            .await
+            .unwrap();
+        store
+            .upsert_entries(&vigil::banks::pdq_entries("e2e-emblems", &pool.emblem_pdq))
+            .await
+            .unwrap();
+    }
     let mut hooks = vec![cluster.spawn("hook"), cluster.spawn("hook")];
     let mut workers = vec![
         cluster.spawn("worker"),

@@ -91,8 +91,19 @@ fn dependency_licences_and_bans_follow_deny_toml() {
         .map(|v| v["name"].as_str().unwrap().to_string())
         .collect();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // The host's dependencies only: other platforms' crates are not
+    // downloaded here (and not shipped).
+    let rustc = std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .unwrap();
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        .expect("rustc -vV names the host");
     let out = std::process::Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .args(["--filter-platform", &host])
         .current_dir(&root)
         .output()
         .expect("cargo metadata runs");
