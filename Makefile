@@ -5,17 +5,18 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIGIL_RELEASE := $(or $(CARGO_TARGET_DIR),target)/release/vigil
 
-.PHONY: all setup build demo serve test fmt clippy unit-tests e2e fuzz deny bench-pdq bench-hashdb bench-classifier bench-vpdq bench-pipeline train clean help
+.PHONY: all setup build demo serve test fmt clippy unit-tests e2e fuzz deny prometheus-rules integration-prometheus browser-tests bench-pdq bench-hashdb bench-classifier bench-vpdq bench-pipeline bench-review train clean help
 
 all: build
 
 help:
-	@echo "make demo | make test | make e2e | make fuzz | make deny | make serve | make bench-pdq | make bench-hashdb | make bench-classifier | make bench-pipeline | make train"
+	@echo "make demo | make test | make e2e | make fuzz | make deny | make serve | make integration-prometheus | make browser-tests | make bench-pdq | make bench-hashdb | make bench-classifier | make bench-pipeline | make bench-review | make train"
 
 ## Installs ONNX Runtime (PyPI wheel) into .deps/ and checks PostgreSQL for the tests.
 setup:
 	@bash scripts/setup-ort.sh >/dev/null
 	@bash scripts/setup-ffmpeg.sh >/dev/null
+	@bash scripts/setup-prometheus.sh >/dev/null
 	@echo "setup: ONNX Runtime ready in .deps/python"
 
 build: setup
@@ -30,13 +31,17 @@ demo: build
 serve: build
 	$(VIGIL_RELEASE) serve
 
-test: setup fmt clippy unit-tests e2e
+test: setup fmt clippy prometheus-rules unit-tests e2e
 
 fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## promtool: config and rule syntax, and the alert unit tests in deploy/prometheus/tests.
+prometheus-rules:
+	@bash scripts/check-prometheus.sh
 
 unit-tests:
 	@bash scripts/ensure-postgres.sh
@@ -61,11 +66,23 @@ deny:
 bench-pipeline: setup
 	bash benches/scripts/bench-pipeline.sh
 
+## A real Prometheus scraping `vigil demo`: series and rules checked through its HTTP API.
+integration-prometheus: setup
+	bash scripts/integration-prometheus.sh
+
+## The reviewer UI in headless Chromium (playwright-core); screenshots in services/review/browser-tests/artifacts.
+browser-tests: setup
+	bash scripts/browser-tests.sh
+
 bench-pdq:
 	bash benches/scripts/bench-pdq.sh
 
 bench-hashdb:
 	bash benches/scripts/bench-hashdb.sh
+
+## The review queue on PostgreSQL: 100,000 items, 8 concurrent reviewers claiming and deciding.
+bench-review:
+	bash benches/scripts/bench-review.sh
 
 bench-vpdq:
 	bash benches/scripts/bench-vpdq.sh

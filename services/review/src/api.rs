@@ -114,6 +114,9 @@ pub struct CaseJson {
     pub upload_id: String,
     pub policy_version: String,
     pub queue_reason: String,
+    /// The routing queue (absent until routed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
     pub priority: f64,
     pub status: String,
     pub kind: String,
@@ -132,6 +135,7 @@ impl From<vigil_store::ReviewCase> for CaseJson {
             upload_id: c.upload_id,
             policy_version: c.policy_version,
             queue_reason: c.queue_reason,
+            queue: c.queue,
             priority: c.priority,
             status: c.status,
             kind: c.kind,
@@ -167,11 +171,7 @@ pub async fn list_items(
 }
 
 pub async fn claim(State(state): State<ReviewState>, user: User) -> Response {
-    match state
-        .store
-        .claim_next(&user.username, user.role, state.config.lease)
-        .await
-    {
+    match state.claim_for(&user.username, user.role).await {
         Ok(Some(c)) => {
             metrics::CLAIMS.with_label_values(&["claimed"]).inc();
             Json(serde_json::json!({

@@ -11,12 +11,15 @@
 //!   to `vigil.decisions` from the store's outbox, so a broker outage
 //!   delays them and loses none ([`ReviewState::publish_pending`],
 //!   [`run_outbox`]).
+//! - [`routing`]: which queue an item goes to; reviewers claim from the
+//!   queues they serve ([`ReviewState::claim_for`]).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
 pub mod metrics;
 pub mod problem;
+pub mod routing;
 pub mod search;
 pub mod ui;
 
@@ -29,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use vigil_pipeline::{UploadId, Verdict};
-use vigil_store::{DecisionRow, MediaStore, ReviewCase, Role, Store, UploadRow};
+use vigil_store::{Claim, DecisionRow, MediaStore, ReviewCase, Role, Store, StoreError, UploadRow};
 
 pub use auth::{add_user, AuthError};
 pub use vigil_store::{Decision, REASONS};
@@ -58,6 +61,8 @@ pub struct ReviewConfig {
     /// How long the media of removed uploads are kept as evidence before
     /// they are purged from the media store (EU TCO art. 6: six months).
     pub evidence_retention: Duration,
+    /// Which queue each item goes to.
+    pub routing: routing::Routing,
 }
 
 impl Default for ReviewConfig {
@@ -69,6 +74,7 @@ impl Default for ReviewConfig {
             secure_cookies: false,
             break_reminder_minutes: 50,
             evidence_retention: Duration::from_secs(183 * 24 * 3600),
+            routing: routing::Routing::default(),
         }
     }
 }
@@ -118,6 +124,74 @@ impl ReviewState {
     pub fn with_governance(mut self, g: vigil_banks::Governance) -> ReviewState {
         self.governance = Some(g);
         self
+    }
+
+    /// Place every unrouted item in its queue by the routing rules. Items
+    /// whose verdict or upload cannot be read go to the default queue, so
+    /// nothing is stranded. Returns how many were placed.
+    pub async fn route_pending(&self) -> Result<usize, StoreError> {
+        let rules = &self.config.routing;
+        let mut placed = 0;
+        loop {
+            let batch = self.store.unrouted_items(500).await?;
+            if batch.is_empty() {
+                return Ok(placed);
+            }
+            for item in &batch {
+                let verdict: Option<Verdict> = item
+                    .verdict
+                    .as_deref()
+                    .and_then(|v| serde_json::from_str(v).ok());
+                let upload: Option<vigil_pipeline::UploadMsg> = item
+                    .upload
+                    .as_deref()
+                    .and_then(|u| serde_json::from_str(u).ok());
+                let input = routing::RouteInput {
+                    matches: verdict
+                        .iter()
+                        .flat_map(|v| &v.matches)
+                        .map(|m| (m.bank.as_str(), m.signal_type.as_str(), m.labels.as_slice()))
+                        .collect(),
+                    surface: upload
+                        .as_ref()
+                        .map(|u| u.platform_context.surface.as_str())
+                        .unwrap_or(""),
+                    language: upload
+                        .as_ref()
+                        .and_then(|u| u.platform_context.language.as_deref()),
+                };
+                let queue = if verdict.is_some() && upload.is_some() {
+                    rules.route(&input)
+                } else {
+                    tracing::warn!(
+                        "review item without a readable verdict or upload; default queue"
+                    );
+                    rules.default_queue.as_str()
+                };
+                if self
+                    .store
+                    .set_queue(&item.upload_id, &item.policy_version, queue)
+                    .await?
+                {
+                    placed += 1;
+                    metrics::ROUTED.with_label_values(&[queue]).inc();
+                }
+            }
+        }
+    }
+
+    /// Route what is pending, then claim the most urgent item `username`
+    /// may take from the queues they serve (leads and admins: every queue).
+    pub async fn claim_for(&self, username: &str, role: Role) -> Result<Option<Claim>, StoreError> {
+        self.route_pending().await?;
+        let queues = if role.takes_escalations() {
+            None
+        } else {
+            self.store.user_queues(username).await?
+        };
+        self.store
+            .claim_next_in(username, role, self.config.lease, queues.as_deref())
+            .await
     }
 
     /// Produce every stored decision the broker has not acknowledged yet,
@@ -274,14 +348,38 @@ impl ReviewState {
             metrics::QUEUE
                 .with_label_values(&["claimed"])
                 .set(s.claimed);
+            metrics::QUEUE_AGE
+                .with_label_values(&["open"])
+                .set(age_seconds(s.oldest_open.as_deref(), chrono::Utc::now()));
+        }
+        if let Ok(by_queue) = self.store.open_by_queue().await {
+            // Every configured queue is rendered, at 0 when empty.
+            for q in self.config.routing.queues() {
+                let n = by_queue
+                    .iter()
+                    .find(|(name, _)| name.as_deref() == Some(q))
+                    .map_or(0, |(_, n)| *n);
+                metrics::ROUTING_QUEUE.with_label_values(&[q]).set(n);
+            }
         }
     }
 }
 
-/// Background loop: retry the decision outbox, refresh queue gauges and
+/// Seconds from `oldest` (RFC 3339) to `now`; 0 when nothing waits or the
+/// timestamp cannot be read (never negative).
+fn age_seconds(oldest: Option<&str>, now: chrono::DateTime<chrono::Utc>) -> f64 {
+    oldest
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| (now - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)
+        .unwrap_or(0.0)
+        .max(0.0)
+}
+
+/// Background loop: retry the decision outbox, route new items, refresh queue gauges and
 /// the search index every `every`, and purge expired evidence hourly,
 /// until `shutdown` changes.
 pub async fn run_outbox(state: ReviewState, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    metrics::register();
     let mut last_purge: Option<std::time::Instant> = None;
     loop {
         if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
@@ -293,6 +391,9 @@ pub async fn run_outbox(state: ReviewState, every: Duration, mut shutdown: watch
             }
         }
         state.publish_pending().await;
+        if let Err(e) = state.route_pending().await {
+            tracing::warn!(error = %e, "cannot route review items; will retry");
+        }
         state.refresh_queue_gauges().await;
         if let Some(index) = &state.search {
             if let Err(e) = index.sync(&state.store).await {
@@ -457,4 +558,24 @@ pub fn router(state: ReviewState) -> Router {
         .route("/review/static/app.css", get(ui::css))
         .route("/review/static/app.js", get(ui::js))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::age_seconds;
+
+    #[test]
+    fn queue_age_is_seconds_since_the_oldest_open_item() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            age_seconds(Some("2026-11-24T11:00:00.500000Z"), now),
+            3599.5
+        );
+        assert_eq!(age_seconds(None, now), 0.0);
+        assert_eq!(age_seconds(Some("not a time"), now), 0.0);
+        // A clock step backwards never gives a negative age.
+        assert_eq!(age_seconds(Some("2026-11-24T12:00:05Z"), now), 0.0);
+    }
 }

@@ -2,8 +2,8 @@
 //! decision, outcome, refusal kind, queue state. Never user names or ids.
 
 use prometheus::{
-    register_int_counter, register_int_counter_vec, register_int_gauge_vec, IntCounter,
-    IntCounterVec, IntGaugeVec,
+    register_gauge_vec, register_int_counter, register_int_counter_vec, register_int_gauge_vec,
+    GaugeVec, IntCounter, IntCounterVec, IntGaugeVec,
 };
 use std::sync::LazyLock;
 
@@ -70,6 +70,33 @@ pub static QUEUE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static QUEUE_AGE: LazyLock<GaugeVec> = LazyLock::new(|| {
+    register_gauge_vec!(
+        "vigil_review_queue_oldest_age_seconds",
+        "Age of the oldest item waiting in the queue, by state (open); 0 when none waits.",
+        &["state"]
+    )
+    .expect("metric registers once")
+});
+
+pub static ROUTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_review_routed_total",
+        "Review items placed in a routing queue, by queue (names from the routing config).",
+        &["queue"]
+    )
+    .expect("metric registers once")
+});
+
+pub static ROUTING_QUEUE: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "vigil_review_routing_queue_items",
+        "Open review items per routing queue (names from the routing config).",
+        &["queue"]
+    )
+    .expect("metric registers once")
+});
+
 pub static PURGED: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "vigil_review_evidence_purged_total",
@@ -77,3 +104,9 @@ pub static PURGED: LazyLock<IntCounter> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Register the unlabelled metrics now, so they are rendered (at 0) from
+/// the first scrape rather than from their first event.
+pub fn register() {
+    LazyLock::force(&PURGED);
+}

@@ -410,11 +410,7 @@ pub async fn claim(
         Ok(_) => {}
         Err(e) => return error_page(&state, Some(&user), e.into()),
     }
-    match state
-        .store
-        .claim_next(&user.username, user.role, state.config.lease)
-        .await
-    {
+    match state.claim_for(&user.username, user.role).await {
         Ok(Some(c)) => {
             metrics::CLAIMS.with_label_values(&["claimed"]).inc();
             Redirect::to(&format!(
@@ -491,6 +487,7 @@ fn case_page(user: &User, ctx: &CaseContext) -> Markup {
                 h2 { "Why this is here" }
                 dl {
                     dt { "Queue reason" } dd { (c.queue_reason) }
+                    @if let Some(q) = &c.queue { dt { "Routed to" } dd { (q) } }
                     dt { "Policy version" } dd.mono { (c.policy_version) }
                     @if let Some(v) = &ctx.verdict {
                         dt { "Automated action" } dd { span class={ "badge a-" (v.action.as_str()) } { (v.action.as_str()) } }

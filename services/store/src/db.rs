@@ -22,6 +22,8 @@ pub enum StoreError {
     BadSchema(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
 }
 
 impl StoreError {
@@ -32,6 +34,7 @@ impl StoreError {
             StoreError::UnsupportedUrl => "config",
             StoreError::BadSchema(_) => "config",
             StoreError::Corrupt(_) => "corrupt",
+            StoreError::Invalid(_) => "invalid",
         }
     }
 }

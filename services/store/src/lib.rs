@@ -19,6 +19,6 @@ pub use governance::{DecideProposalError, NewProposal, ProposalRecord, ReferralR
 pub use media::{MediaError, MediaStore};
 pub use review::{
     AppealError, AppealFiled, AuditEntry, AuditQuery, Claim, DecideError, Decided, Decision,
-    DecisionInput, DecisionRow, QueueStats, ReviewCase, ReviewerStats, Role, SessionRow, UserRow,
-    REASONS,
+    DecisionInput, DecisionRow, QueueStats, ReviewCase, ReviewerStats, Role, SessionRow, Unrouted,
+    UserRow, REASONS,
 };

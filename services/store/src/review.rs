@@ -233,6 +233,18 @@ pub struct ReviewCase {
     pub tier: String,
     pub kind: String,
     pub round: i64,
+    /// The routing queue (`None` until the review service routed it).
+    pub queue: Option<String>,
+}
+
+/// A review item the routing rules have not placed yet, with what they
+/// look at: the verdict and the upload message (JSON, as stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unrouted {
+    pub upload_id: String,
+    pub policy_version: String,
+    pub verdict: Option<String>,
+    pub upload: Option<String>,
 }
 
 /// One decided round.
@@ -432,7 +444,7 @@ fn truncate_note(note: Option<&str>) -> Result<Option<String>, ()> {
 
 const CASE_COLUMNS: &str =
     "upload_id, policy_version, queue_reason, priority, status, created_at, claimed_by, \
-     lease_expires_at, tier, kind, round";
+     lease_expires_at, tier, kind, round, queue";
 
 fn case_row(r: &AnyRow) -> Result<ReviewCase, sqlx::Error> {
     Ok(ReviewCase {
@@ -447,6 +459,7 @@ fn case_row(r: &AnyRow) -> Result<ReviewCase, sqlx::Error> {
         tier: r.try_get("tier")?,
         kind: r.try_get("kind")?,
         round: r.try_get("round")?,
+        queue: r.try_get("queue")?,
     })
 }
 
@@ -532,7 +545,31 @@ impl Store {
         role: Role,
         lease: Duration,
     ) -> Result<Option<Claim>, StoreError> {
+        self.claim_next_in(reviewer, role, lease, None).await
+    }
+
+    /// [`Store::claim_next`], limited to items routed to one of `queues`
+    /// (`None`: any queue, routed or not).
+    pub async fn claim_next_in(
+        &self,
+        reviewer: &str,
+        role: Role,
+        lease: Duration,
+        queues: Option<&[String]>,
+    ) -> Result<Option<Claim>, StoreError> {
         let now = Utc::now();
+        // `r.queue IN ($5, $6, …)`, one placeholder per queue.
+        let queue_filter = match queues {
+            None => String::new(),
+            Some([]) => "AND 1 = 0".to_string(),
+            Some(qs) => format!(
+                "AND r.queue IN ({})",
+                (0..qs.len())
+                    .map(|i| format!("${}", i + 5))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         let lock = if self.is_postgres() {
             "FOR UPDATE SKIP LOCKED"
         } else {
@@ -543,7 +580,7 @@ impl Store {
              WHERE (upload_id, policy_version) = (
                 SELECT r.upload_id, r.policy_version FROM review_items r
                 WHERE (r.status = 'open' OR (r.status = 'claimed' AND r.lease_expires_at <= $3))
-                  AND ($4 = 1 OR r.tier = 'reviewer')
+                  AND ($4 = 1 OR r.tier = 'reviewer') {queue_filter}
                   AND NOT EXISTS (SELECT 1 FROM review_decisions d WHERE d.upload_id = r.upload_id
                                   AND d.policy_version = r.policy_version AND d.reviewer = $1)
                 ORDER BY CASE WHEN r.tier = 'lead' THEN 0 ELSE 1 END, r.priority DESC, r.created_at ASC
@@ -553,13 +590,15 @@ impl Store {
         );
         let now_s = ts(now);
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&sql)
+        let mut q = sqlx::query(&sql)
             .bind(reviewer)
             .bind(lease_end(now, lease))
             .bind(now_s.as_str())
-            .bind(i64::from(role.takes_escalations()))
-            .fetch_optional(&mut *tx)
-            .await?;
+            .bind(i64::from(role.takes_escalations()));
+        for queue in queues.unwrap_or(&[]) {
+            q = q.bind(queue.as_str());
+        }
+        let row = q.fetch_optional(&mut *tx).await?;
         let Some(r) = row else {
             tx.commit().await?;
             return Ok(None);
@@ -732,6 +771,112 @@ impl Store {
                 .await?;
         s.oldest_open = oldest.try_get("t")?;
         Ok(s)
+    }
+
+    // ---- routing ----
+
+    /// Items not yet placed in a queue, oldest first, with their verdict and
+    /// upload message.
+    pub async fn unrouted_items(&self, limit: i64) -> Result<Vec<Unrouted>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.upload_id, r.policy_version, v.body, u.msg FROM review_items r
+             LEFT JOIN verdicts v ON v.upload_id = r.upload_id AND v.policy_version = r.policy_version
+             LEFT JOIN uploads u ON u.upload_id = r.upload_id
+             WHERE r.queue IS NULL ORDER BY r.created_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Unrouted {
+                    upload_id: r.try_get("upload_id")?,
+                    policy_version: r.try_get("policy_version")?,
+                    verdict: r.try_get("body")?,
+                    upload: r.try_get("msg")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Place an unrouted item in `queue`; an item already routed keeps its
+    /// queue. Returns whether this call placed it.
+    pub async fn set_queue(
+        &self,
+        upload_id: &str,
+        policy_version: &str,
+        queue: &str,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE review_items SET queue = $1 WHERE upload_id = $2 AND policy_version = $3 AND queue IS NULL",
+        )
+        .bind(queue)
+        .bind(upload_id)
+        .bind(policy_version)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Open items per routing queue (`None`: not routed yet).
+    pub async fn open_by_queue(&self) -> Result<Vec<(Option<String>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT queue, COUNT(*) AS n FROM review_items WHERE status = 'open' GROUP BY queue ORDER BY queue",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("queue")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// The queues `username` serves (`None`: every queue).
+    pub async fn user_queues(&self, username: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let row = sqlx::query("SELECT queues FROM review_users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let queues: Option<String> = row.try_get("queues")?;
+        Ok(queues.map(|q| {
+            q.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        }))
+    }
+
+    /// Assign `username` to `queues` (`None`: every queue). Audited.
+    pub async fn set_user_queues(
+        &self,
+        username: &str,
+        queues: Option<&[String]>,
+    ) -> Result<(), StoreError> {
+        if let Some(bad) = queues
+            .unwrap_or(&[])
+            .iter()
+            .find(|q| q.is_empty() || q.contains(','))
+        {
+            return Err(StoreError::Invalid(format!("queue name {bad:?}")));
+        }
+        let joined = queues.map(|q| q.join(","));
+        sqlx::query("UPDATE review_users SET queues = $1, updated_at = $2 WHERE username = $3")
+            .bind(joined.clone())
+            .bind(ts(Utc::now()))
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        self.append_audit(
+            "system",
+            "user_queues",
+            None,
+            Some(&format!(
+                "{username} serves {}",
+                joined.as_deref().unwrap_or("every queue")
+            )),
+        )
+        .await?;
+        Ok(())
     }
 
     // ---- decisions ----

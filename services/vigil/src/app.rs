@@ -255,7 +255,7 @@ impl App {
                 store.clone(),
                 media.clone(),
                 Some(publish),
-                vigil_review::ReviewConfig::default(),
+                config.review.to_review_config()?,
             )
             .with_governance(vigil_banks::Governance::new(vigil_banks::BankService {
                 store: store.clone(),

@@ -27,6 +27,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub classifier: ClassifierSection,
     pub governance: GovernanceSection,
+    pub review: ReviewSection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +145,63 @@ pub struct ClassifierSection {
     pub model: ClassifierConfig,
 }
 
+/// Human review: claims, sessions, retention and routing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewSection {
+    /// How long a claim lasts without renewal, in seconds.
+    pub lease_secs: u64,
+    /// How long a sign-in lasts, in seconds.
+    pub session_ttl_secs: u64,
+    /// Mark the session cookie `Secure` (serve the UI over HTTPS).
+    pub secure_cookies: bool,
+    /// Minutes of work after which the UI suggests a break.
+    pub break_reminder_minutes: u32,
+    /// Days the media of removed uploads are kept as evidence.
+    pub evidence_retention_days: u64,
+    /// Which queue each review item goes to.
+    pub routing: vigil_review::routing::Routing,
+}
+
+impl Default for ReviewSection {
+    fn default() -> Self {
+        let d = vigil_review::ReviewConfig::default();
+        ReviewSection {
+            lease_secs: d.lease.as_secs(),
+            session_ttl_secs: d.session_ttl.as_secs(),
+            secure_cookies: d.secure_cookies,
+            break_reminder_minutes: d.break_reminder_minutes,
+            evidence_retention_days: d.evidence_retention.as_secs() / 86_400,
+            routing: d.routing,
+        }
+    }
+}
+
+impl ReviewSection {
+    /// The review service's settings; routing rules are checked here.
+    pub fn to_review_config(&self) -> anyhow::Result<vigil_review::ReviewConfig> {
+        use std::time::Duration;
+        anyhow::ensure!(
+            self.lease_secs >= 60,
+            "review.lease_secs must be at least 60"
+        );
+        anyhow::ensure!(
+            self.session_ttl_secs >= 60,
+            "review.session_ttl_secs must be at least 60"
+        );
+        self.routing.validate().context("invalid review.routing")?;
+        Ok(vigil_review::ReviewConfig {
+            lease: Duration::from_secs(self.lease_secs),
+            session_ttl: Duration::from_secs(self.session_ttl_secs),
+            secure_cookies: self.secure_cookies,
+            break_reminder_minutes: self.break_reminder_minutes,
+            evidence_retention: Duration::from_secs(self.evidence_retention_days * 86_400),
+            routing: self.routing.clone(),
+            ..vigil_review::ReviewConfig::default()
+        })
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -158,6 +216,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             classifier: ClassifierSection::default(),
             governance: GovernanceSection::default(),
+            review: ReviewSection::default(),
         }
     }
 }
@@ -307,6 +366,47 @@ mod tests {
     fn example_file_is_the_defaults() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vigil.example.toml");
         assert_eq!(Config::load(Some(&example)).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn review_routing_rules_load_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vigil.toml");
+        std::fs::write(
+            &f,
+            "[review]\nlease_secs = 300\n[review.routing]\ndefault_queue = \"general\"\n\
+             [[review.routing.routes]]\nqueue = \"arabic\"\nlanguage = \"ar\"\n\
+             [[review.routing.routes]]\nqueue = \"gifct\"\nbank = \"gifct-shared\"\nlabel = \"gifct:glorification\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let r = c.review.to_review_config().unwrap();
+        assert_eq!(r.lease, std::time::Duration::from_secs(300));
+        assert_eq!(r.routing.queues(), ["general", "arabic", "gifct"]);
+
+        std::fs::write(
+            &f,
+            "[[review.routing.routes]]\nqueue = \"Bad Name\"\nsurface = \"news\"\n",
+        )
+        .unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&f))
+                .unwrap()
+                .review
+                .to_review_config()
+                .unwrap_err()
+        );
+        assert!(err.contains("Bad Name"), "{err}");
+        std::fs::write(
+            &f,
+            "[[review.routing.routes]]\nqueue = \"x\"\nlang = \"ar\"\n",
+        )
+        .unwrap();
+        assert!(
+            Config::load(Some(&f)).is_err(),
+            "unknown route keys are errors"
+        );
     }
 
     #[test]

@@ -914,8 +914,13 @@ enum UserCommand {
         name: String,
         #[arg(long, value_enum, default_value = "reviewer")]
         role: RoleArg,
+        /// Review queues this user serves, comma-separated (see
+        /// `[review.routing]`); none: every queue. Leads and admins always
+        /// serve every queue.
+        #[arg(long, value_delimiter = ',')]
+        queues: Vec<String>,
     },
-    /// List users with their roles.
+    /// List users with their roles and queues.
     List,
 }
 
@@ -923,7 +928,13 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     use vigil_store::Role;
     let store = open_store(config).await?;
     match command {
-        UserCommand::Add { name, role } => {
+        UserCommand::Add { name, role, queues } => {
+            if let Some(bad) = queues
+                .iter()
+                .find(|q| !vigil_review::routing::valid_queue_name(q))
+            {
+                anyhow::bail!("queue name {bad:?}: use 1-32 characters from a-z, 0-9, '-' and '_'");
+            }
             let role = match role {
                 RoleArg::Reviewer => Role::Reviewer,
                 RoleArg::Lead => Role::Lead,
@@ -940,14 +951,24 @@ async fn user(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                 }
             };
             let created = vigil_review::add_user(&store, &name, role, &password).await?;
+            let queues = (!queues.is_empty()).then_some(queues);
+            store.set_user_queues(&name, queues.as_deref()).await?;
             println!(
-                "user {name} {} with role {role}",
-                if created { "created" } else { "updated" }
+                "user {name} {} with role {role}, serving {}",
+                if created { "created" } else { "updated" },
+                queues.map_or("every queue".to_string(), |q| q.join(", "))
             );
         }
         UserCommand::List => {
             for (name, role, disabled) in store.users().await? {
-                println!("{name}\t{role}{}", if disabled { "\tdisabled" } else { "" });
+                let queues = store
+                    .user_queues(&name)
+                    .await?
+                    .map_or("*".to_string(), |q| q.join(","));
+                println!(
+                    "{name}\t{role}\t{queues}{}",
+                    if disabled { "\tdisabled" } else { "" }
+                );
             }
         }
     }

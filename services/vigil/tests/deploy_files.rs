@@ -1,9 +1,16 @@
-//! The Grafana dashboards and Prometheus alert rules only use metric names
-//! that the code registers (DESIGN.md §9), and every name follows the
-//! `vigil_<subsystem>_<name>_<unit>` convention.
+//! The Grafana dashboards and Prometheus recording and alert rules only use
+//! metric names that the code registers (DESIGN.md §9) and that a running
+//! Vigil, driven with real traffic, renders on `/metrics`; every name
+//! follows the `vigil_<subsystem>_<name>_<unit>` convention.
 
+mod common;
+
+use common::*;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -86,6 +93,29 @@ fn base(name: &str) -> &str {
     name
 }
 
+/// The dashboards and rule files, and every `vigil_…` metric name each uses.
+fn used_names() -> Vec<(PathBuf, BTreeSet<String>)> {
+    let root = repo_root();
+    let mut files = Vec::new();
+    files_under(&root.join("deploy/grafana/dashboards"), "json", &mut files);
+    files_under(&root.join("deploy/prometheus"), "yml", &mut files);
+    assert!(
+        files.len() >= 6,
+        "expected the dashboards, the rules and their tests: {files:?}"
+    );
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            if f.extension().is_some_and(|e| e == "json") {
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            }
+            (f, names_in(&text))
+        })
+        .collect()
+}
+
 #[test]
 fn dashboards_and_alerts_use_only_exported_metrics() {
     let exported = registered();
@@ -93,21 +123,8 @@ fn dashboards_and_alerts_use_only_exported_metrics() {
         exported.len() >= 10,
         "found too few registered metrics: {exported:?}"
     );
-    let root = repo_root();
-    let mut files = Vec::new();
-    files_under(&root.join("deploy/grafana"), "json", &mut files);
-    files_under(&root.join("deploy/prometheus"), "yml", &mut files);
-    assert!(files.len() >= 2, "no dashboards or rules found");
-    for f in files {
-        let text = std::fs::read_to_string(&f).unwrap();
-        if f.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str::<serde_json::Value>(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        }
-        for name in names_in(&text) {
-            if name == "vigil_pipeline" {
-                continue; // the dashboard's uid
-            }
+    for (f, names) in used_names() {
+        for name in names {
             let b = base(&name);
             assert!(
                 exported.contains(b) || exported.contains(&name),
@@ -226,4 +243,252 @@ fn deploy_manifests_parse_and_probe_the_health_endpoints() {
         services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller",
         "KRaft"
     );
+
+/// Metric families rendered in a Prometheus text exposition.
+fn families(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Names that only a fault brings out (a labelled counter has no series
+/// until its first event): covered by the registration check above, and
+/// by the fault tests named here.
+const FAULT_ONLY: &[(&str, &str)] = &[(
+    "vigil_worker_retries_total",
+    "a failing database, broker or media store (tests/redelivery.rs)",
+)];
+
+/// The real server, driven through the hook, the broker and the review API,
+/// renders every metric name the dashboards and rules use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_running_vigil_exports_every_name_the_dashboards_and_rules_use() {
+    let t = spawn_app().await;
+    // Accounts: a lead proposes guarded changes, an admin approves them,
+    // a reviewer works the queue.
+    let password = "correct horse battery staple";
+    let mut tokens = std::collections::HashMap::new();
+    for (name, role) in [
+        ("lina", vigil_store::Role::Lead),
+        ("adam", vigil_store::Role::Admin),
+        ("rita", vigil_store::Role::Reviewer),
+    ] {
+        vigil_review::add_user(&t.app.store, name, role, password)
+            .await
+            .unwrap();
+        let (status, login) = t
+            .post_json(
+                "/api/login",
+                serde_json::json!({"username": name, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "{login}");
+        tokens.insert(name, login["token"].as_str().unwrap().to_string());
+    }
+    let send = |method: reqwest::Method, path: &str, who: &str, body: serde_json::Value| {
+        let r = t
+            .client
+            .request(method, format!("{}{path}", t.base))
+            .bearer_auth(&tokens[who])
+            .json(&body);
+        async move {
+            let r = r.send().await.unwrap();
+            let status = r.status().as_u16();
+            (
+                status,
+                r.json::<serde_json::Value>().await.unwrap_or_default(),
+            )
+        }
+    };
+    // Propose as the lead, approve as the admin.
+    let guarded = |method: reqwest::Method, path: &'static str, body: serde_json::Value| {
+        let send = &send;
+        async move {
+            let (status, p) = send(method, path, "lina", body).await;
+            assert_eq!(status, 202, "{path}: {p}");
+            let id = p["proposal_id"].as_str().unwrap().to_string();
+            let (status, done) = send(
+                reqwest::Method::POST,
+                &format!("/v1/proposals/{id}/approve"),
+                "adam",
+                serde_json::json!({"note": "checked"}),
+            )
+            .await;
+            assert_eq!(status, 200, "{done}");
+        }
+    };
+
+    // A bank with a charter and its entries, through the governed bank
+    // API: published on vigil.hashdb and applied by the workers.
+    let (samples, hashes) = vigil::demo::dataset();
+    let post = reqwest::Method::POST;
+    guarded(
+        post.clone(),
+        "/v1/banks",
+        serde_json::json!({"name": "deploy-check", "action": "takedown", "labels": ["demo"]}),
+    )
+    .await;
+    guarded(
+        reqwest::Method::PUT,
+        "/v1/banks/deploy-check/charter",
+        serde_json::json!({
+            "scope": "deploy check", "allowed_labels": ["gifct:glorification"],
+            "legal_basis": [{"kind": "terms_of_service", "reference": "ToS 4.2"}],
+            "owner": "ct-team", "jurisdictions": ["*"], "allowed_actions": ["takedown"]
+        }),
+    )
+    .await;
+    for h in &hashes {
+        guarded(
+            post.clone(),
+            "/v1/banks/deploy-check/entries",
+            serde_json::json!({"signal_type": "pdq", "signal": h, "labels": ["gifct:glorification"]}),
+        )
+        .await;
+    }
+    // An entry outside the charter is refused.
+    let outside = serde_json::json!({"signal_type": "pdq", "signal": hashes[0].replace('0', "1"), "labels": ["gifct:recruitment"]});
+    let (status, body) = send(
+        post.clone(),
+        "/v1/banks/deploy-check/entries",
+        "lina",
+        outside,
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Uploads of every kind (takedown, review, pass, corrupt), one with a
+    // content type that lies, and one malformed request.
+    let mut ids = Vec::new();
+    for s in &samples {
+        ids.push(t.upload_ok(s.bytes.clone(), s.content_type).await);
+    }
+    let png_bytes = png(&vigil_models::synth::benign_image(7, 64));
+    ids.push(t.upload_ok(png_bytes, "image/jpeg").await);
+    let mut broken = b"\x89PNG\r\n\x1a\n".to_vec();
+    broken.extend_from_slice(&[0u8; 512]);
+    ids.push(t.upload_ok(broken, "image/png").await);
+    let r = t
+        .client
+        .post(format!("{}/v1/uploads", t.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    for id in &ids {
+        t.verdict(id).await;
+    }
+
+    // A record that is not an upload goes to the DLQ; a verdict's upload
+    // sent again is a redelivery.
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &t.app.bootstrap)
+        .create()
+        .unwrap();
+    let first = vigil_pipeline::UploadId::parse(&ids[0]).unwrap();
+    let again = t.app.store.get_upload(&first).await.unwrap().unwrap().msg;
+    let again = serde_json::to_string(&again).unwrap();
+    for (key, payload) in [
+        ("junk", "not an upload".to_string()),
+        (ids[0].as_str(), again),
+    ] {
+        producer
+            .send(
+                FutureRecord::to(&t.app.topics.uploads)
+                    .key(key)
+                    .payload(&payload),
+                Duration::from_secs(10),
+            )
+            .await
+            .unwrap();
+    }
+
+    // A removal order for one upload.
+    let order = serde_json::json!({
+        "issuer": "Europol IRU", "legal_basis": "EU TCO Regulation 2021/784 art. 3 removal order",
+        "reference": "RO-2026-0042", "jurisdictions": ["DE", "FR"],
+        "deadline": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(),
+        "targets": [{"type": "upload", "upload_id": ids[ids.len() - 3]}]
+    });
+    let (status, body) = send(post.clone(), "/v1/referrals", "lina", order).await;
+    assert_eq!(status, 201, "{body}");
+
+    // Review: claim, a refused and an accepted decision, an appeal.
+    let token = tokens["rita"].clone();
+    let api = |path: &str| {
+        t.client
+            .post(format!("{}{path}", t.base))
+            .bearer_auth(&token)
+    };
+    let claim: serde_json::Value = api("/api/review/claim")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (u, pv) = (
+        claim["upload_id"]
+            .as_str()
+            .expect("the demo data set has review items"),
+        claim["policy_version"].as_str().unwrap(),
+    );
+    let decide = |reason: &str| {
+        api(&format!("/api/review/items/{u}/{pv}/decision"))
+            .json(&serde_json::json!({"round": 0, "decision": "uphold", "reason": reason}))
+    };
+    assert_eq!(
+        decide("no_such_reason")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        422
+    );
+    assert_eq!(
+        decide("glorification")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        201
+    );
+    let r = api("/v1/appeals")
+        .json(&serde_json::json!({"upload_id": u}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+
+    // Gauges refresh in the background (every 5 s): wait for them, with a
+    // deadline, then compare.
+    let used: BTreeSet<String> = used_names().into_iter().flat_map(|(_, n)| n).collect();
+    let wanted: BTreeSet<String> = used
+        .iter()
+        .map(|n| base(n).to_string())
+        .filter(|n| !FAULT_ONLY.iter().any(|(f, _)| f == n))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let missing = loop {
+        let exported = families(&t.metrics().await);
+        let missing: Vec<&String> = wanted.iter().filter(|n| !exported.contains(*n)).collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing.into_iter().cloned().collect::<Vec<_>>();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(
+        missing.is_empty(),
+        "dashboards or rules use names a running Vigil does not export: {missing:?}"
+    );
+    for (name, _) in FAULT_ONLY {
+        assert!(registered().contains(*name), "{name} is not registered");
+    }
+    t.app.shutdown().await.unwrap();
 }
