@@ -243,6 +243,7 @@ fn deploy_manifests_parse_and_probe_the_health_endpoints() {
         services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"], "broker,controller",
         "KRaft"
     );
+}
 
 /// Metric families rendered in a Prometheus text exposition.
 fn families(text: &str) -> BTreeSet<String> {
