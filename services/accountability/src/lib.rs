@@ -3,3 +3,11 @@
 //! Wilson 95% intervals, and the transparency report built from those counts.
 //! Pure logic: no Kafka, HTTP or SQL.
 #![forbid(unsafe_code)]
+
+pub mod estimate;
+pub mod report;
+pub mod sampling;
+
+pub use estimate::{quantile, wilson, Estimate, Interval, Tally};
+pub use report::{GroupEstimate, TransparencyReport};
+pub use sampling::{audit_draw, should_audit, SampleKind};

@@ -8,6 +8,7 @@ use crate::messages::{
     Action, PlatformContext, ReviewItem, SignalValue, UploadId, Verdict, MESSAGE_VERSION,
 };
 use crate::policy::{Policy, UndecodableAction};
+use crate::sor::statement_for;
 use chrono::{DateTime, Utc};
 use vigil_hashdb::{BankAction, BankStatus, CharterScope, Match, SignalType};
 use vigil_models::ClassifierOutput;
@@ -270,9 +271,7 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         );
     }
 
-    let statement_of_reasons = automated_statement(&action, &policy.version, &reasons);
-
-    let verdict = Verdict {
+    let mut verdict = Verdict {
         v: MESSAGE_VERSION,
         upload_id: ev.upload_id.clone(),
         policy_version: policy.version.clone(),
@@ -281,10 +280,11 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         matches: kept_matches,
         classifier: ev.classifier.clone(),
         reasons,
-        statement_of_reasons,
+        statement_of_reasons: None,
         decode_error: ev.decode_error.clone(),
         decided_at: ev.now,
     };
+    verdict.statement_of_reasons = statement_for(&verdict, policy);
     let review = (action == Action::Review).then(|| {
         // Reach raises urgency; it never lowers it below the signal strength.
         let reach_boost = ev
@@ -441,8 +441,8 @@ pub fn decide_with_video(
             ));
         }
     }
-    verdict.statement_of_reasons = automated_statement(&action, &policy.version, &verdict.reasons);
     verdict.action = action.clone();
+    verdict.statement_of_reasons = statement_for(&verdict, policy);
     let review = (action == Action::Review).then(|| ReviewItem {
         v: MESSAGE_VERSION,
         upload_id: ev.upload_id.clone(),

@@ -5,22 +5,26 @@
 
 pub mod actions;
 pub mod analyze;
+pub mod audit;
 pub mod decide;
 pub mod messages;
 pub mod metrics;
 pub mod policy;
 pub mod quarantine;
 pub mod retrohunt;
+pub mod sor;
 pub mod videos;
 
 pub use actions::{ActionCause, ActionMsg, PlatformAction};
 pub use analyze::{
     Analysis, Analyzer, SharedHashDb, SharedVideoIndex, VideoAnalysis, VideoSupport,
 };
+pub use audit::{AuditSample, SampleKind, ShadowDisagreement};
 pub use decide::{decide, decide_with_video, Evidence, MatchEvidence, VideoMatchEvidence};
 pub use messages::{
     Action, DlqRecord, PlatformContext, ReviewItem, SignalValue, UploadId, UploadMsg, Verdict,
     MESSAGE_VERSION,
 };
-pub use policy::{Policy, PolicyError, ReferralActionPolicy, ReferralPolicy};
+pub use policy::{AuditPolicy, Policy, PolicyError, ReferralActionPolicy, ReferralPolicy};
+pub use sor::StatementOfReasons;
 pub use videos::BankedVideos;

@@ -150,7 +150,7 @@ pub struct Verdict {
     pub classifier: Option<ClassifierOutput>,
     pub reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statement_of_reasons: Option<String>,
+    pub statement_of_reasons: Option<crate::sor::StatementOfReasons>,
     /// Set when the media could not be decoded: the bounded error kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_error: Option<String>,

@@ -21,6 +21,10 @@ pub enum PolicyError {
     Parse(#[from] toml::de::Error),
     #[error("invalid policy: {0}")]
     Invalid(String),
+    #[error("invalid policy: {name} = {rate} is not a sampling rate in 0..=1")]
+    BadSampleRate { name: String, rate: f64 },
+    #[error("invalid policy: audit sampling is on but audit.salt is empty")]
+    MissingSalt,
 }
 
 /// Thresholds for PDQ matches (Hamming distance, inclusive).
@@ -112,6 +116,74 @@ pub struct Policy {
     pub quarantine: crate::quarantine::QuarantinePolicy,
     #[serde(default)]
     pub referrals: ReferralPolicy,
+    /// Blind audit sampling (off when the section is missing).
+    #[serde(default)]
+    pub audit: AuditPolicy,
+}
+
+/// Which share of automated actions, passed uploads and shadow-policy
+/// disagreements goes to blind review (DESIGN.md §6, docs/accountability.md).
+/// Sampling is a pure function of the upload id, these rates and the salt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditPolicy {
+    /// Share (0..=1) of automated takedowns (and other removals) audited.
+    #[serde(default)]
+    pub takedown_sample_rate: f64,
+    /// Share (0..=1) of passed uploads (action `none`) audited.
+    #[serde(default)]
+    pub pass_sample_rate: f64,
+    /// Share (0..=1) of live/shadow disagreements audited.
+    #[serde(default)]
+    pub shadow_sample_rate: f64,
+    /// Per-bank takedown rates, overriding `takedown_sample_rate` for
+    /// takedowns that matched the bank (the highest applies).
+    #[serde(default)]
+    pub banks: BTreeMap<String, f64>,
+    /// Per-surface pass rates, overriding `pass_sample_rate`.
+    #[serde(default)]
+    pub surfaces: BTreeMap<String, f64>,
+    /// The key of the sampling hash. Keep it secret, so uploaders cannot
+    /// tell which uploads are audited; changing it changes the sample.
+    #[serde(default)]
+    pub salt: String,
+}
+
+impl AuditPolicy {
+    /// Whether any sampling is configured.
+    pub fn enabled(&self) -> bool {
+        self.takedown_sample_rate > 0.0
+            || self.pass_sample_rate > 0.0
+            || self.shadow_sample_rate > 0.0
+            || self.banks.values().any(|r| *r > 0.0)
+            || self.surfaces.values().any(|r| *r > 0.0)
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        let check = |name: String, r: f64| {
+            if r.is_finite() && (0.0..=1.0).contains(&r) {
+                Ok(())
+            } else {
+                Err(PolicyError::BadSampleRate { name, rate: r })
+            }
+        };
+        check(
+            "audit.takedown_sample_rate".into(),
+            self.takedown_sample_rate,
+        )?;
+        check("audit.pass_sample_rate".into(), self.pass_sample_rate)?;
+        check("audit.shadow_sample_rate".into(), self.shadow_sample_rate)?;
+        for (b, r) in &self.banks {
+            check(format!("audit.banks.{b}"), *r)?;
+        }
+        for (s, r) in &self.surfaces {
+            check(format!("audit.surfaces.{s}"), *r)?;
+        }
+        if self.enabled() && self.salt.trim().is_empty() {
+            return Err(PolicyError::MissingSalt);
+        }
+        Ok(())
+    }
 }
 
 fn default_min_quality() -> u8 {
@@ -180,6 +252,7 @@ impl Policy {
             }
         }
         self.quarantine.validate().map_err(PolicyError::Invalid)?;
+        self.audit.validate()?;
         if self.pdq_min_quality > 100 {
             return Err(PolicyError::Invalid(
                 "pdq_min_quality must be 0..=100".into(),
@@ -237,6 +310,58 @@ mod tests {
             Policy::from_toml(&swapped),
             Err(PolicyError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn audit_section_parses_and_rejects_bad_rates() {
+        let p = Policy::builtin();
+        assert!(p.audit.enabled());
+        assert!(p.audit.takedown_sample_rate > 0.0 && p.audit.pass_sample_rate > 0.0);
+        let base = DEFAULT_POLICY_TOML;
+        let with = |old: &str, new: &str| {
+            let t = base.replace(old, new);
+            assert_ne!(t, base, "{old} is in the built-in policy");
+            Policy::from_toml(&t)
+        };
+        assert!(matches!(
+            with("takedown_sample_rate = 0.05", "takedown_sample_rate = 1.5"),
+            Err(PolicyError::BadSampleRate { ref name, .. }) if name == "audit.takedown_sample_rate"
+        ));
+        assert!(matches!(
+            with("pass_sample_rate = 0.01", "pass_sample_rate = -0.1"),
+            Err(PolicyError::BadSampleRate { .. })
+        ));
+        assert!(matches!(
+            with("pass_sample_rate = 0.01", "pass_sample_rate = nan"),
+            Err(PolicyError::BadSampleRate { .. })
+        ));
+        assert!(matches!(
+            with("salt = \"", "salt = \"\" # \""),
+            Err(PolicyError::MissingSalt)
+        ));
+        assert!(matches!(
+            with("[audit]", "[audit]\nsample_everything = true"),
+            Err(PolicyError::Parse(_))
+        ));
+        let over = format!("{base}\n[audit.banks]\nstrict = 2.0\n");
+        assert!(matches!(
+            Policy::from_toml(&over),
+            Err(PolicyError::BadSampleRate { ref name, .. }) if name == "audit.banks.strict"
+        ));
+        let over = format!("{base}\n[audit.surfaces]\nnews = 0.5\n");
+        assert_eq!(
+            Policy::from_toml(&over).unwrap().audit.surfaces["news"],
+            0.5
+        );
+        // No [audit] section at all: sampling off, no salt needed.
+        let start = base.find("[audit]").unwrap();
+        let end = base[start..]
+            .find("\n\n")
+            .map(|e| start + e)
+            .unwrap_or(base.len());
+        let without = format!("{}{}", &base[..start], &base[end..]);
+        let p = Policy::from_toml(&without).unwrap();
+        assert!(!p.audit.enabled());
     }
 
     #[test]

@@ -67,9 +67,21 @@ fn thresholds_split_takedown_review_none() {
     let (v, item) = decide(&m(3), &p);
     assert!(item.is_none());
     assert_eq!(v.matches.len(), 1);
-    assert!(v.statement_of_reasons.unwrap().contains("bank b"));
+    let sor = v.statement_of_reasons.unwrap();
+    assert_eq!(sor.action, "takedown");
+    assert!(sor.automated_detection && sor.automated_decision);
+    assert!(sor.facts.iter().any(|f| f.contains("bank b")), "{sor:?}");
+    assert_eq!(sor.grounds[0].bank.as_deref(), Some("b"));
+    assert!(sor.redress.contains("/v1/appeals"));
+    assert_eq!(sor.policy_version, p.version);
+    // Every action other than `none` carries a statement; review is not an
+    // automated decision.
     let (v, item) = decide(&m(25), &p);
     assert_eq!(item.unwrap().queue_reason, "borderline_match");
+    let sor = v.statement_of_reasons.unwrap();
+    assert!(sor.automated_detection && !sor.automated_decision);
+    let (v, _) = decide(&m(40), &p);
+    assert_eq!(v.action, Action::None);
     assert!(v.statement_of_reasons.is_none());
 }
 

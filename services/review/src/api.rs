@@ -134,7 +134,7 @@ impl From<vigil_store::ReviewCase> for CaseJson {
         CaseJson {
             upload_id: c.upload_id,
             policy_version: c.policy_version,
-            queue_reason: c.queue_reason,
+            queue_reason: crate::shown_queue_reason(&c.kind, &c.queue_reason).to_string(),
             queue: c.queue,
             priority: c.priority,
             status: c.status,
@@ -180,7 +180,7 @@ pub async fn claim(State(state): State<ReviewState>, user: User) -> Response {
                 "round": c.round,
                 "kind": c.kind,
                 "tier": c.tier,
-                "queue_reason": c.queue_reason,
+                "queue_reason": crate::shown_queue_reason(&c.kind, &c.queue_reason),
                 "priority": c.priority,
                 "lease_expires_at": c.lease_expires_at,
             }))
@@ -334,6 +334,7 @@ pub async fn get_case(
         Ok(ctx) => Json(serde_json::json!({
             "item": CaseJson::from(ctx.case),
             "verdict": ctx.verdict,
+            "blind_audit": ctx.blind,
             "decisions": ctx.decisions.iter().map(crate::DecisionMsg::from_row).collect::<Vec<_>>(),
             "appeal_statements": ctx.appeals.iter().map(|a| &a.2).collect::<Vec<_>>(),
             "platform_context": ctx.upload.as_ref().map(|u| &u.msg.platform_context),

@@ -15,6 +15,7 @@
 //!   queues they serve ([`ReviewState::claim_for`]).
 #![forbid(unsafe_code)]
 
+pub mod accountability;
 pub mod api;
 pub mod auth;
 pub mod metrics;
@@ -463,6 +464,20 @@ pub struct CaseContext {
     pub appeals: Vec<(String, i64, Option<String>, String, Option<String>, String)>,
     /// Whether the viewer holds a live claim (and so may decide).
     pub held: bool,
+    /// A blind audit item not yet answered: the automated outcome (the
+    /// verdict, its matches, scores and reasons, and the queue reason) is
+    /// withheld from everyone who looks at it.
+    pub blind: bool,
+}
+
+/// The queue reason shown to people: a blind audit item shows only that it
+/// is an audit, never whether it was a takedown or a pass.
+pub fn shown_queue_reason<'a>(kind: &str, queue_reason: &'a str) -> &'a str {
+    if kind == "audit" {
+        "blind_audit"
+    } else {
+        queue_reason
+    }
 }
 
 impl CaseContext {
@@ -494,8 +509,15 @@ impl CaseContext {
                 "Claim this item from the queue to see it.",
             ));
         }
+        let blind = case.kind == "audit" && case.status != "decided";
+        let verdict = if blind {
+            None
+        } else {
+            state.store.verdict_for(&id, policy_version).await?
+        };
         Ok(CaseContext {
-            verdict: state.store.verdict_for(&id, policy_version).await?,
+            verdict,
+            blind,
             upload: state.store.get_upload(&id).await?,
             decisions: state.store.decisions_for(upload_id, policy_version).await?,
             appeals: state.store.appeals_for(upload_id, policy_version).await?,

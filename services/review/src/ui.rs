@@ -230,7 +230,9 @@ fn age(ts: &str) -> String {
 
 fn kind_badges(kind: &str, tier: &str) -> Markup {
     html! {
-        @if kind == "appeal" { span.badge.appeal { "Appeal" } } @else { span.badge { "Review" } }
+        @if kind == "appeal" { span.badge.appeal { "Appeal" } }
+        @else if kind == "audit" { span.badge.audit { "Blind audit" } }
+        @else { span.badge { "Review" } }
         @if tier == "lead" { " " span.badge.escalated { "Escalated" } }
     }
 }
@@ -311,7 +313,7 @@ pub async fn queue(
                             tr {
                                 td.mono { (short(&c.upload_id)) "…" }
                                 td { (kind_badges(&c.kind, &c.tier)) }
-                                td { (c.queue_reason) }
+                                td { (crate::shown_queue_reason(&c.kind, &c.queue_reason)) }
                                 td { (c.lease_expires_at.as_deref().map(|t| t.get(11..19).unwrap_or(t)).unwrap_or("")) " UTC" }
                                 td { a.button.small href={ "/review/case/" (c.upload_id) "/" (c.policy_version) } { "Resume" } }
                             }
@@ -332,7 +334,7 @@ pub async fn queue(
                             tr {
                                 td { span.prio style={ "--p:" (format!("{:.2}", (c.priority / 2.0).clamp(0.05, 1.0))) } { (format!("{:.2}", c.priority)) } }
                                 td { (kind_badges(&c.kind, &c.tier)) }
-                                td { (c.queue_reason) }
+                                td { (crate::shown_queue_reason(&c.kind, &c.queue_reason)) }
                                 td.mono { (c.policy_version) }
                                 td { (age(&c.created_at)) }
                             }
@@ -429,7 +431,22 @@ pub async fn claim(
 
 // ---- case ----
 
-fn decision_label(d: Decision) -> (&'static str, &'static str, &'static str) {
+/// A decision's title, explanation and key. On a blind audit item the
+/// question is "does this violate policy?": uphold means violating,
+/// overturn not violating (docs/accountability.md).
+fn decision_label(d: Decision, blind: bool) -> (&'static str, &'static str, &'static str) {
+    if blind {
+        return match d {
+            Decision::Uphold => ("Violating", "uphold: it breaks the policy", "U"),
+            Decision::Overturn => ("Not violating", "overturn: it does not", "O"),
+            Decision::Escalate => ("Escalate", "to a lead", "E"),
+            Decision::Exempt => (
+                "Violating, public interest",
+                "exempt: keep up, with reason",
+                "X",
+            ),
+        };
+    }
     match d {
         Decision::Uphold => ("Uphold", "take down", "U"),
         Decision::Overturn => ("Overturn", "leave up / reinstate", "O"),
@@ -484,9 +501,15 @@ fn case_page(user: &User, ctx: &CaseContext) -> Markup {
                 }
             }
             section.card.why {
-                h2 { "Why this is here" }
+                @if ctx.blind {
+                    h2 { "Blind audit" }
+                    p.audit-note { "A sample drawn at random to measure how often Vigil is wrong. What Vigil decided is not shown. "
+                        "Judge the media on its own: is it violating?" }
+                } @else {
+                    h2 { "Why this is here" }
+                }
                 dl {
-                    dt { "Queue reason" } dd { (c.queue_reason) }
+                    dt { "Queue reason" } dd { (crate::shown_queue_reason(&c.kind, &c.queue_reason)) }
                     @if let Some(q) = &c.queue { dt { "Routed to" } dd { (q) } }
                     dt { "Policy version" } dd.mono { (c.policy_version) }
                     @if let Some(v) = &ctx.verdict {
@@ -532,7 +555,19 @@ fn case_page(user: &User, ctx: &CaseContext) -> Markup {
                     }
                     @if let Some(s) = &v.statement_of_reasons {
                         h3 { "Statement of reasons" }
-                        p.sor { (s) }
+                        div.sor {
+                            p { (s.decision) }
+                            ul { @for f in &s.facts { li { (f) } } }
+                            p.muted {
+                                "Automated detection: " (if s.automated_detection { "yes" } else { "no" })
+                                " · automated decision: " (if s.automated_decision { "yes" } else { "no" })
+                            }
+                            p { "Grounds: " @for g in &s.grounds { span.ground { (g.basis) } " " } }
+                            @if let Some(r) = &s.referral {
+                                p { "Referral " (r.referral_id) " by " (r.issuer) " (" (r.legal_basis) ")" }
+                            }
+                            p.muted { (s.redress) }
+                        }
                     }
                 }
                 @if !ctx.appeals.is_empty() {
@@ -569,7 +604,7 @@ fn case_page(user: &User, ctx: &CaseContext) -> Markup {
                     input type="hidden" name="round" value=(c.round);
                     div.choices {
                         @for d in Decision::ALL {
-                            @let (title, sub, key) = decision_label(d);
+                            @let (title, sub, key) = decision_label(d, ctx.blind);
                             label class={ "choice d-" (d.as_str()) } data-key=(key.to_lowercase()) {
                                 input type="radio" name="decision" value=(d.as_str()) required;
                                 span.t { (title) " " kbd { (key) } }
@@ -583,7 +618,7 @@ fn case_page(user: &User, ctx: &CaseContext) -> Markup {
                             select #reason name="reason" required {
                                 option value="" { "Choose a decision first" }
                                 @for d in Decision::ALL {
-                                    optgroup label=(decision_label(d).0) data-decision=(d.as_str()) {
+                                    optgroup label=(decision_label(d, ctx.blind).0) data-decision=(d.as_str()) {
                                         @for (rd, code, label) in REASONS.iter().filter(|r| r.0 == d) {
                                             @let _ = rd;
                                             option value=(code) { (label) }

@@ -333,43 +333,7 @@ impl Store {
         review: Option<&ReviewItem>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO verdicts (upload_id, policy_version, action, body, decided_at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (upload_id, policy_version) DO NOTHING",
-        )
-        .bind(v.upload_id.as_str())
-        .bind(v.policy_version.as_str())
-        .bind(v.action.as_str())
-        .bind(json(v))
-        .bind(ts(v.decided_at))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if inserted {
-            if let Some(item) = review {
-                sqlx::query(
-                    "INSERT INTO review_items (upload_id, policy_version, queue_reason, priority, status, created_at)
-                     VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT (upload_id, policy_version) DO NOTHING",
-                )
-                .bind(item.upload_id.as_str())
-                .bind(item.policy_version.as_str())
-                .bind(item.queue_reason.as_str())
-                .bind(item.priority)
-                .bind(ts(item.created_at))
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("UPDATE uploads SET status = 'decided', error_kind = $1, updated_at = $2 WHERE upload_id = $3")
-                .bind(v.decode_error.clone())
-                .bind(now())
-                .bind(v.upload_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            // Retained signals, entry match counts and the action outbox
-            // row commit with the verdict (crate::retro).
-            crate::retro::after_verdict(&mut tx, v).await?;
-        }
+        let inserted = write_verdict_in(&mut tx, v, review).await?;
         tx.commit().await?;
         Ok(inserted)
     }
@@ -502,6 +466,53 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The body of [`Store::write_verdict`], inside a caller's transaction (so
+/// accountability records commit together with the verdict).
+pub(crate) async fn write_verdict_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    v: &Verdict,
+    review: Option<&ReviewItem>,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO verdicts (upload_id, policy_version, action, body, decided_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (upload_id, policy_version) DO NOTHING",
+    )
+    .bind(v.upload_id.as_str())
+    .bind(v.policy_version.as_str())
+    .bind(v.action.as_str())
+    .bind(json(v))
+    .bind(ts(v.decided_at))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        if let Some(item) = review {
+            sqlx::query(
+                "INSERT INTO review_items (upload_id, policy_version, queue_reason, priority, status, created_at)
+                 VALUES ($1, $2, $3, $4, 'open', $5) ON CONFLICT (upload_id, policy_version) DO NOTHING",
+            )
+            .bind(item.upload_id.as_str())
+            .bind(item.policy_version.as_str())
+            .bind(item.queue_reason.as_str())
+            .bind(item.priority)
+            .bind(ts(item.created_at))
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query("UPDATE uploads SET status = 'decided', error_kind = $1, updated_at = $2 WHERE upload_id = $3")
+            .bind(v.decode_error.clone())
+            .bind(now())
+            .bind(v.upload_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        // Retained signals, entry match counts and the action outbox
+        // row commit with the verdict (crate::retro).
+        crate::retro::after_verdict(tx, v).await?;
+    }
+    Ok(inserted)
 }
 
 fn upload_row(r: &AnyRow) -> Result<UploadRow, StoreError> {

@@ -59,3 +59,21 @@ pub static UPLOAD_TO_VERDICT: LazyLock<Histogram> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+pub static AUDIT_SAMPLES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_audit_samples_total",
+        "Verdicts drawn for blind audit, by kind (takedown, pass, shadow).",
+        &["kind"]
+    )
+    .expect("metric registers once")
+});
+
+pub static SHADOW_DISAGREEMENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_shadow_disagreements_total",
+        "Uploads on which the shadow policy's action differed from the live one, by both actions.",
+        &["live", "shadow"]
+    )
+    .expect("metric registers once")
+});

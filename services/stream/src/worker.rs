@@ -21,6 +21,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use vigil_pipeline::audit::{compare_shadow, sample_verdict, AuditSample};
+use vigil_pipeline::sor::add_provenance;
 use vigil_pipeline::{
     decide_with_video, Analyzer, DlqRecord, Evidence, Policy, UploadMsg, Verdict, MESSAGE_VERSION,
 };
@@ -49,6 +51,10 @@ pub struct WorkerDeps {
     pub media: MediaStore,
     pub analyzer: Analyzer,
     pub policy: Arc<Policy>,
+    /// A candidate policy evaluated on the same evidence without acting;
+    /// its disagreements with `policy` are counted, stored and sampled to
+    /// blind review.
+    pub shadow_policy: Option<Arc<Policy>>,
     pub producer: Producer,
     pub topics: Topics,
 }
@@ -338,9 +344,36 @@ pub async fn process_record(
         .as_ref()
         .map(|v| v.matches.as_slice())
         .unwrap_or(&[]);
-    let (verdict, review) = decide_with_video(&evidence, video_matches, &policy);
+    let (mut verdict, review) = decide_with_video(&evidence, video_matches, &policy);
+    if let Some(mut sor) = verdict.statement_of_reasons.take() {
+        let db = deps
+            .analyzer
+            .hashdb
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        add_provenance(&mut sor, &verdict, |bank, entry| {
+            db.entry(bank, entry).and_then(|e| e.provenance.clone())
+        });
+        drop(db);
+        verdict.statement_of_reasons = Some(sor);
+    }
+    // Accountability: blind audit sampling and the shadow policy are pure
+    // functions of the verdict and the policies; `decide` stays untouched.
+    let surface = msg.platform_context.surface.as_str();
+    let mut samples: Vec<AuditSample> = Vec::new();
+    if review.is_none() {
+        samples.extend(sample_verdict(&verdict, surface, &policy));
+    }
+    let shadow = deps.shadow_policy.as_ref().and_then(|sp| {
+        let (sv, _) = decide_with_video(&evidence, video_matches, sp);
+        compare_shadow(&verdict, &sv, surface, &policy)
+    });
+    if let Some(s) = shadow.as_ref().and_then(|d| d.sample.clone()) {
+        samples.push(s);
+    }
     let inserted = retry("db_write", shutdown, || {
-        deps.store.write_verdict(&verdict, review.as_ref())
+        deps.store
+            .write_verdict_audited(&verdict, review.as_ref(), &samples, shadow.as_ref())
     })
     .await?;
     // If another worker won a race for the same record, publish its verdict.
@@ -373,6 +406,16 @@ pub async fn process_record(
         metrics::VERDICTS
             .with_label_values(&[verdict.action.as_str()])
             .inc();
+        for s in &samples {
+            metrics::AUDIT_SAMPLES
+                .with_label_values(&[s.kind.as_str()])
+                .inc();
+        }
+        if let Some(d) = &shadow {
+            metrics::SHADOW_DISAGREEMENTS
+                .with_label_values(&[d.live_action.as_str(), d.shadow_action.as_str()])
+                .inc();
+        }
         let latency = (verdict.decided_at - msg.received_at)
             .to_std()
             .unwrap_or_default();

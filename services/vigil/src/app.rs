@@ -133,6 +133,20 @@ impl App {
             tracing::info!(policy_version = %policy.version, "policy loaded");
         }
         if roles.workers {
+            let shadow_policy = match &config.shadow_policy_file {
+                Some(p) => {
+                    let sp = Policy::from_file(p)
+                        .with_context(|| format!("shadow policy {}", p.display()))?;
+                    anyhow::ensure!(
+                        sp.version != policy.version,
+                        "the shadow policy must have a version of its own (both are {:?})",
+                        policy.version
+                    );
+                    tracing::info!(shadow_policy_version = %sp.version, "shadow policy loaded: evaluated without acting");
+                    Some(Arc::new(sp))
+                }
+                None => None,
+            };
             let classifier = if config.classifier.enabled {
                 let c = Classifier::load(&config.classifier.model).context(
                     "the classifier is enabled but could not be loaded (run `make setup`, or set classifier.enabled = false)",
@@ -155,6 +169,7 @@ impl App {
                         options: vigil_decode::video::VideoOptions::default(),
                     }),
                 policy: policy.clone(),
+                shadow_policy,
                 producer,
                 topics: topics.clone(),
             });
@@ -270,6 +285,12 @@ impl App {
             let (st, rx) = (review.clone(), shutdown_rx.clone());
             tasks.spawn(async move {
                 vigil_review::run_outbox(st, Duration::from_secs(5), rx).await;
+                Ok(())
+            });
+            let (st, rx) = (store.clone(), shutdown_rx.clone());
+            let every = Duration::from_secs(config.accountability.refresh_secs.max(1));
+            tasks.spawn(async move {
+                vigil_review::accountability::run_refresher(st, every, rx).await;
                 Ok(())
             });
             router = router.merge(vigil_review::router(review));

@@ -18,6 +18,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Policy file; the built-in policy when unset.
     pub policy_file: Option<PathBuf>,
+    /// A candidate policy evaluated on the same evidence without acting;
+    /// its disagreements are counted, stored and sampled to blind review.
+    pub shadow_policy_file: Option<PathBuf>,
     pub http: HttpConfig,
     pub hook: HookSection,
     pub kafka: KafkaConfig,
@@ -28,6 +31,7 @@ pub struct Config {
     pub classifier: ClassifierSection,
     pub governance: GovernanceSection,
     pub review: ReviewSection,
+    pub accountability: AccountabilitySection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +53,20 @@ impl Default for GovernanceSection {
             signing_key_file: None,
             checkpoint_interval_secs: 300,
         }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountabilitySection {
+    /// Seconds between recomputations of the error-rate gauges from the
+    /// database (also done at start), by the process that serves review.
+    pub refresh_secs: u64,
+}
+
+impl Default for AccountabilitySection {
+    fn default() -> Self {
+        AccountabilitySection { refresh_secs: 15 }
     }
 }
 
@@ -207,6 +225,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("var"),
             policy_file: None,
+            shadow_policy_file: None,
             http: HttpConfig::default(),
             hook: HookSection::default(),
             kafka: KafkaConfig::default(),
@@ -217,6 +236,7 @@ impl Default for Config {
             classifier: ClassifierSection::default(),
             governance: GovernanceSection::default(),
             review: ReviewSection::default(),
+            accountability: AccountabilitySection::default(),
         }
     }
 }

@@ -165,9 +165,105 @@ pub fn dataset() -> (Vec<Sample>, Vec<String>) {
     (samples, bank)
 }
 
+/// The demo's policy: the built-in one auditing half of the takedowns and
+/// passes, so the estimates have data.
+pub fn demo_policy() -> String {
+    vigil_pipeline::policy::DEFAULT_POLICY_TOML
+        .replace("version = \"", "version = \"demo-audit-")
+        .replace("takedown_sample_rate = 0.05", "takedown_sample_rate = 0.5")
+        .replace("pass_sample_rate = 0.01", "pass_sample_rate = 0.5")
+}
+
+/// What the demo knows about a category: `(violating, public interest)`.
+fn ground_truth(category: &str) -> (bool, bool) {
+    let news = category.contains("news");
+    let violating = (category.starts_with("known emblem") || category.starts_with("new emblem"))
+        || category.contains("small emblem");
+    (violating, news)
+}
+
+/// A *simulated reviewer*, clearly labelled as such: it works the whole
+/// review queue (audit items and ordinary ones) and answers from the
+/// synthetic ground truth the demo knows: emblems are violating, news
+/// frames and the news surface are journalism (exempt), the rest is not
+/// violating. Every third takedown audit it deliberately answers "not
+/// violating" — a stand-in for real disagreement — so the false-positive
+/// estimate is not trivially zero. Returns how many items it answered.
+async fn simulated_reviewer(
+    store: &vigil_store::Store,
+    truth: &BTreeMap<String, &'static str>,
+) -> anyhow::Result<usize> {
+    use vigil_store::{Decision, DecisionInput, Role};
+    const WHO: &str = "simulated-reviewer";
+    let mut answered = 0;
+    let mut takedown_audits = 0;
+    while let Some(c) = store
+        .claim_next(WHO, Role::Lead, Duration::from_secs(300))
+        .await?
+    {
+        let category = truth.get(&c.upload_id).copied().unwrap_or("unknown");
+        let (violating, news) = ground_truth(category);
+        let (decision, reason) = if c.queue_reason == "audit_takedown" && {
+            takedown_audits += 1;
+            takedown_audits % 3 == 0
+        } {
+            (Decision::Overturn, "false_match")
+        } else if violating && news {
+            (Decision::Exempt, "journalism")
+        } else if violating {
+            (Decision::Uphold, "tve_content")
+        } else {
+            (Decision::Overturn, "not_violating")
+        };
+        store
+            .decide(&DecisionInput {
+                upload_id: &c.upload_id,
+                policy_version: &c.policy_version,
+                round: c.round,
+                reviewer: WHO,
+                decision,
+                reason,
+                note: Some("simulated reviewer (vigil demo): answer from synthetic ground truth"),
+            })
+            .await?;
+        answered += 1;
+    }
+    Ok(answered)
+}
+
+fn print_accountability(
+    r: &DemoReport,
+    est: &vigil_store::accountability::Estimates,
+    html: &std::path::Path,
+) {
+    println!();
+    println!(
+        "A simulated reviewer (synthetic ground truth, with deliberate disagreements) answered {} review and blind-audit items.",
+        r.answered
+    );
+    let line = |name: &str, rows: &[vigil_accountability::GroupEstimate]| match rows
+        .iter()
+        .find(|g| g.by == "all")
+    {
+        Some(g) => println!(
+            "{name:<34} {:>6.1}%  95% CI [{:.1}%, {:.1}%]  n={}",
+            g.estimate.rate * 100.0,
+            g.estimate.lower * 100.0,
+            g.estimate.upper * 100.0,
+            g.estimate.n
+        ),
+        None => println!("{name:<34} no audited items"),
+    };
+    line("estimated false-positive rate", &est.false_positive);
+    line("estimated miss rate", &est.miss);
+    println!("transparency report: {}", html.display());
+}
+
 /// The demo's outcome.
 #[derive(Debug, Clone, Default)]
 pub struct DemoReport {
+    /// Items the simulated reviewer answered.
+    pub answered: usize,
     /// category → action → count
     pub table: BTreeMap<&'static str, BTreeMap<String, usize>>,
     pub totals: BTreeMap<String, usize>,
@@ -243,6 +339,14 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
         // A one-shot demo must not collide with a server already running.
         config.http.listen = "127.0.0.1:0".into();
     }
+    if config.policy_file.is_none() {
+        // The built-in policy audits 5% of takedowns and 1% of passes: too
+        // few of 60 uploads to show an estimate. The demo audits half.
+        std::fs::create_dir_all(&config.data_dir)?;
+        let p = config.data_dir.join("demo-policy.toml");
+        std::fs::write(&p, demo_policy())?;
+        config.policy_file = Some(p);
+    }
     let app = App::start(&config, Roles::ALL).await?;
     let base = format!("http://{}", app.http_addr);
     let (samples, bank_hashes) = dataset();
@@ -291,6 +395,16 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
     }
     report.elapsed = start.elapsed();
     print_report(&report, &base);
+    let truth: BTreeMap<String, &'static str> = ids
+        .iter()
+        .map(|(category, id)| (id.clone(), *category))
+        .collect();
+    report.answered = simulated_reviewer(&app.store, &truth).await?;
+    let est = vigil_review::accountability::refresh(&app.store).await?;
+    let html = config.data_dir.join("transparency.html");
+    let r = crate::report::transparency(&app.store, &Default::default()).await?;
+    std::fs::write(&html, r.to_html())?;
+    print_accountability(&report, &est, &html);
     if keep_running {
         println!("\nVigil keeps running at {base}; press Ctrl-C to stop.");
         app.run_until_signal().await?;

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod governance;
 pub mod loadgen;
 pub mod model_eval;
+pub mod report;
 
 pub use app::{requeue_undecided, App, Roles};
 pub use config::Config;

@@ -147,6 +147,11 @@ enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Reports from the database (docs/accountability.md).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Generate synthetic media, send it through a fresh embedded Vigil and print the verdicts.
     Demo {
         /// Keep serving after the table is printed, until Ctrl-C.
@@ -511,6 +516,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Proposal { command } => proposal(&config, cli.as_user.as_deref(), command).await,
         Command::Referral { command } => referral(&config, cli.as_user.as_deref(), command).await,
         Command::Policy { command } => policy(&config, cli.as_user.as_deref(), command).await,
+        Command::Report { command } => report(&config, command).await,
         Command::Model {
             command:
                 ModelCommand::Eval {
@@ -903,6 +909,60 @@ enum RoleArg {
     Reviewer,
     Lead,
     Admin,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The transparency report: actions, review times, appeals, and the
+    /// estimated false-positive and miss rates with Wilson 95% intervals.
+    Transparency {
+        /// Start of the period: YYYY-MM-DD (UTC) or an RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the period (a date includes that whole day).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ReportFormatArg,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormatArg {
+    Json,
+    Html,
+}
+
+async fn report(config: &Config, command: ReportCommand) -> anyhow::Result<()> {
+    match command {
+        ReportCommand::Transparency {
+            from,
+            to,
+            format,
+            out,
+        } => {
+            let period = vigil::report::period(from.as_deref(), to.as_deref())?;
+            let store = open_store(config).await?;
+            let r = vigil::report::transparency(&store, &period).await?;
+            let format = match format {
+                ReportFormatArg::Json => vigil::report::ReportFormat::Json,
+                ReportFormatArg::Html => vigil::report::ReportFormat::Html,
+            };
+            let text = vigil::report::render(&r, format);
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Subcommand)]

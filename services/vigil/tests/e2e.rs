@@ -116,10 +116,16 @@ async fn uploads_get_takedown_none_review_and_dlq() {
         v["verdict"]["policy_version"],
         vigil_pipeline::Policy::builtin().version
     );
-    assert!(v["verdict"]["statement_of_reasons"]
-        .as_str()
-        .unwrap()
-        .contains("test-bank"));
+    let sor = &v["verdict"]["statement_of_reasons"];
+    assert_eq!(sor["action"], "takedown", "{sor}");
+    assert_eq!(sor["automated_decision"], true);
+    assert!(sor["facts"].to_string().contains("test-bank"), "{sor}");
+    assert!(sor["redress"].as_str().unwrap().contains("/v1/appeals"));
+    assert!(
+        !sor.to_string()
+            .contains(v["verdict"]["signals"][0]["value"].as_str().unwrap()),
+        "no content hashes in the statement shown to uploaders"
+    );
 
     let v = t.verdict(&id_benign).await;
     assert_eq!(v["verdict"]["action"], "none", "{v}");

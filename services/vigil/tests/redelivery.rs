@@ -19,6 +19,7 @@ fn worker(t: &TestApp, commit_interval: Duration, name: &str) -> Worker {
         store: app.store.clone(),
         media: app.media.clone(),
         analyzer: Analyzer::new(app.hashdb.clone(), None, vigil_decode::Limits::default()),
+        shadow_policy: None,
         policy: Arc::new(Policy::builtin()),
         producer: Producer::new(&app.bootstrap, name, Duration::from_secs(30)).unwrap(),
         topics: app.topics.clone(),
