@@ -67,7 +67,7 @@ pub struct ActionMsg {
     pub decision_id: Option<String>,
     pub reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub statement_of_reasons: Option<String>,
+    pub statement_of_reasons: Option<crate::sor::StatementOfReasons>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -184,7 +184,7 @@ mod tests {
             matches: vec![],
             classifier: None,
             reasons: vec!["r".into()],
-            statement_of_reasons: Some("s".into()),
+            statement_of_reasons: None,
             decode_error: None,
             decided_at: Utc::now(),
         }

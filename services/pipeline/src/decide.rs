@@ -80,28 +80,6 @@ fn raise_to(action: &mut Action, a: Action) {
     }
 }
 
-/// The statement of reasons for an automated action (None below restrict).
-fn automated_statement(
-    action: &Action,
-    policy_version: &str,
-    reasons: &[String],
-) -> Option<String> {
-    match action {
-        Action::Restrict { jurisdictions } => Some(format!(
-            "Restricted automatically in {} only, under policy {}. Grounds: {}. You can appeal this decision.",
-            jurisdictions.join(", "),
-            policy_version,
-            reasons.join("; ")
-        )),
-        a if a.severity() >= Action::Takedown.severity() => Some(format!(
-            "Removed automatically under policy {}. Grounds: {}. You can appeal this decision.",
-            policy_version,
-            reasons.join("; ")
-        )),
-        _ => None,
-    }
-}
-
 /// Everything the decision is based on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {

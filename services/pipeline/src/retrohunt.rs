@@ -77,6 +77,8 @@ pub fn late_verdict(
             delay
         ),
     );
+    // The statement names the retro-hunt version the action is taken under.
+    verdict.statement_of_reasons = crate::sor::statement_for(&verdict, policy);
     if let Some(r) = review.as_mut() {
         r.policy_version = version;
     }

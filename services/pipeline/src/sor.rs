@@ -99,6 +99,7 @@ fn signal_words(t: SignalType) -> &'static str {
     match t {
         SignalType::Pdq => "perceptual image hash (PDQ)",
         SignalType::Md5 | SignalType::Sha256 => "exact file hash",
+        SignalType::Vpdq => "video hash (vPDQ)",
     }
 }
 

@@ -128,7 +128,7 @@ async fn blind_audits_feed_the_error_rate_gauges() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
     }
 
     // The refresher recomputes the gauges from the database.
