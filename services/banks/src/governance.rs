@@ -703,7 +703,33 @@ impl Governance {
                     r.legal_basis,
                     r.jurisdictions.join(", ")
                 )],
-                statement_of_reasons: Some(statement_of_reasons(id, r, restrict)),
+                statement_of_reasons: Some(vigil_pipeline::sor::StatementOfReasons {
+                    action: action.as_str().to_string(),
+                    decision: statement_of_reasons(id, r, restrict),
+                    facts: vec![format!(
+                        "an authority's referral {id} from {} named this upload",
+                        r.issuer
+                    )],
+                    automated_detection: false,
+                    automated_decision: false,
+                    grounds: vec![vigil_pipeline::sor::Ground {
+                        kind: vigil_pipeline::sor::GroundKind::Referral,
+                        bank: None,
+                        labels: vec![],
+                        basis: r.legal_basis.clone(),
+                    }],
+                    policy_version: policy_version.clone(),
+                    redress: format!(
+                        "You can appeal this decision ({}); the platform may also contest the order.",
+                        vigil_pipeline::sor::APPEAL_ENDPOINT
+                    ),
+                    referral: Some(vigil_pipeline::sor::ReferralRef {
+                        referral_id: id.to_string(),
+                        issuer: r.issuer.clone(),
+                        legal_basis: r.legal_basis.clone(),
+                        jurisdictions: r.jurisdictions.clone(),
+                    }),
+                }),
                 decode_error: None,
                 decided_at: chrono::Utc::now(),
             };

@@ -118,7 +118,7 @@ pub fn statement_for(v: &Verdict, policy: &Policy) -> Option<StatementOfReasons>
         Action::Takedown => "Your upload was removed.".into(),
         Action::BlockUpload => "Your upload was blocked.".into(),
         Action::Restrict { jurisdictions } => format!(
-            "Your upload was restricted in: {}.",
+            "Your upload was restricted automatically in {} only; it stays visible elsewhere.",
             jurisdictions.join(", ")
         ),
         Action::None => unreachable!("handled above"),

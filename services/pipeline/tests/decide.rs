@@ -240,9 +240,11 @@ fn charters_and_policy_scope_action_to_jurisdictions() {
     assert!(item.is_none());
     let sor = v.statement_of_reasons.unwrap();
     assert!(
-        sor.contains("Restricted automatically in AT, DE only"),
-        "{sor}"
+        sor.decision
+            .contains("restricted automatically in AT, DE only"),
+        "{sor:?}"
     );
+    assert!(sor.automated_decision);
 
     // The policy can scope a takedown-chartered bank to jurisdictions.
     let text = format!(

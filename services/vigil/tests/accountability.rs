@@ -49,6 +49,9 @@ async fn blind_audits_feed_the_error_rate_gauges() {
     )
     .await
     .unwrap();
+    vigil::governance::seed_charter(&t.app.banks(), "acc-bank", "test")
+        .await
+        .unwrap();
     t.app
         .store
         .upsert_entries(&[BankEntry::new(

@@ -74,7 +74,14 @@ async fn referral_restricts_in_its_jurisdictions_with_reasons_and_is_reported() 
         "{v}"
     );
     assert_eq!(v["verdict"]["policy_version"], format!("referral/{rid}"));
-    let sor = v["verdict"]["statement_of_reasons"].as_str().unwrap();
+    let sor_json = &v["verdict"]["statement_of_reasons"];
+    assert_eq!(
+        sor_json["referral"]["referral_id"],
+        rid.as_str(),
+        "{sor_json}"
+    );
+    assert_eq!(sor_json["automated_decision"], false);
+    let sor = sor_json["decision"].as_str().unwrap().to_string();
     assert!(sor.contains(&rid) && sor.contains("RO-2026-0042"), "{sor}");
     assert!(sor.contains("restricted in DE, FR only"), "{sor}");
     assert!(
