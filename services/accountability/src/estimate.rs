@@ -40,9 +40,12 @@ pub fn wilson_p(p: f64, n: f64) -> Option<Interval> {
     let denom = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denom;
     let half = Z95 / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    // The interval always contains the observed share; at the ends (no
+    // errors, or all errors) floating-point rounding would otherwise leave
+    // the bound a few ULPs off 0 or 1, on the wrong side of `p`.
     Some(Interval {
-        lower: (centre - half).max(0.0),
-        upper: (centre + half).min(1.0),
+        lower: (centre - half).clamp(0.0, p),
+        upper: (centre + half).clamp(p, 1.0),
     })
 }
 
@@ -139,6 +142,20 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 5e-4
+    }
+
+    #[test]
+    fn wilson_contains_the_share_exactly_at_the_ends() {
+        for n in 1..200u64 {
+            let none = wilson(0, n).unwrap();
+            assert_eq!(none.lower, 0.0, "n={n}");
+            let all = wilson(n, n).unwrap();
+            assert_eq!(all.upper, 1.0, "n={n}");
+            for p in [0.0, 0.3, 1.0] {
+                let i = wilson_p(p, n as f64).unwrap();
+                assert!(i.lower <= p && p <= i.upper, "p={p} n={n}: {i:?}");
+            }
+        }
     }
 
     #[test]
