@@ -188,7 +188,9 @@ fn ground_truth(category: &str) -> (bool, bool) {
 /// frames and the news surface are journalism (exempt), the rest is not
 /// violating. Every third takedown audit it deliberately answers "not
 /// violating" — a stand-in for real disagreement — so the false-positive
-/// estimate is not trivially zero. Returns how many items it answered.
+/// estimate is not trivially zero. Every third ordinary (non-audit) review
+/// item is left open for a person to work in the review UI. Returns how
+/// many items it answered.
 async fn simulated_reviewer(
     store: &vigil_store::Store,
     truth: &BTreeMap<String, &'static str>,
@@ -197,10 +199,20 @@ async fn simulated_reviewer(
     const WHO: &str = "simulated-reviewer";
     let mut answered = 0;
     let mut takedown_audits = 0;
+    let mut ordinary = 0;
+    let mut left_for_people = Vec::new();
     while let Some(c) = store
         .claim_next(WHO, Role::Lead, Duration::from_secs(300))
         .await?
     {
+        if !c.queue_reason.starts_with("audit_") {
+            ordinary += 1;
+            if ordinary % 3 == 1 {
+                // Held until the loop ends so it is not claimed again.
+                left_for_people.push((c.upload_id.clone(), c.policy_version.clone()));
+                continue;
+            }
+        }
         let category = truth.get(&c.upload_id).copied().unwrap_or("unknown");
         let (violating, news) = ground_truth(category);
         let (decision, reason) = if c.queue_reason == "audit_takedown" && {
@@ -227,6 +239,11 @@ async fn simulated_reviewer(
             })
             .await?;
         answered += 1;
+    }
+    for (upload_id, policy_version) in left_for_people {
+        store
+            .release_claim(&upload_id, &policy_version, WHO)
+            .await?;
     }
     Ok(answered)
 }
