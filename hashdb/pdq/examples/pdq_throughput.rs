@@ -51,7 +51,10 @@ fn main() {
             let img = decode_for_hash(&data[k], &limits).expect("decode");
             let (w, ht) = img.dimensions();
             let out = match &img.pixels {
-                HashPixels::Luma(l) => h.hash_grey(w as usize, ht as usize, &l.pixels),
+                HashPixels::Luma(l) | HashPixels::Grey(l) => {
+                    h.hash_grey(w as usize, ht as usize, &l.pixels)
+                }
+                HashPixels::Rgba(rgba) => h.hash_rgba(w as usize, ht as usize, rgba.as_raw()),
                 HashPixels::Rgb(rgb) => h.hash_rgb(w as usize, ht as usize, rgb.as_raw()),
             }
             .expect("hash");

@@ -18,7 +18,7 @@
 //!
 //! [`crate::reference`] holds the plain transcription it is tested against.
 
-use crate::luma::{grey_row_to_luma, rgb_row_to_luma, LumaPrecision};
+use crate::luma::{grey_row_to_luma, rgb_row_to_luma, rgba_row_to_luma, LumaPrecision};
 use crate::reference::{sample_index, window_size};
 
 /// Rows handled side by side by the row passes.
@@ -31,6 +31,8 @@ const CHUNK: usize = 32;
 pub enum LumaSource<'a> {
     /// Packed RGB8, `cols * 3` bytes per row.
     Rgb(&'a [u8], LumaPrecision),
+    /// Packed RGBA8, `cols * 4` bytes per row; alpha is ignored.
+    Rgba(&'a [u8], LumaPrecision),
     /// 8-bit grey, `cols` bytes per row, seen as R = G = B.
     Grey(&'a [u8], LumaPrecision),
     /// Ready-made luma, `cols` values per row.
@@ -53,7 +55,14 @@ impl LumaSource<'_> {
                 let row = &rgb[i * cols * 3..(i + 1) * cols * 3];
                 crate::luma::rgb_row_to_lane(row, tile, lane, p, scratch)
             }
-            LumaSource::Grey(..) | LumaSource::Float(_) => {
+            LumaSource::Rgba(rgba, p) => {
+                let row = &rgba[i * cols * 4..(i + 1) * cols * 4];
+                crate::luma::rgba_row_to_lane(row, tile, lane, p, scratch)
+            }
+            LumaSource::Grey(g, p) => {
+                crate::luma::grey_row_to_lane(&g[i * cols..(i + 1) * cols], tile, lane, p)
+            }
+            LumaSource::Float(_) => {
                 self.fill_row(i, cols, scratch);
                 for (t, &v) in tile.iter_mut().zip(scratch.iter()) {
                     t[lane] = v;
@@ -67,6 +76,9 @@ impl LumaSource<'_> {
         match *self {
             LumaSource::Rgb(rgb, p) => {
                 rgb_row_to_luma(&rgb[i * cols * 3..(i + 1) * cols * 3], out, p)
+            }
+            LumaSource::Rgba(rgba, p) => {
+                rgba_row_to_luma(&rgba[i * cols * 4..(i + 1) * cols * 4], out, p)
             }
             LumaSource::Grey(g, p) => grey_row_to_luma(&g[i * cols..(i + 1) * cols], out, p),
             LumaSource::Float(f) => out.copy_from_slice(&f[i * cols..(i + 1) * cols]),

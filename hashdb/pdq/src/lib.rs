@@ -34,7 +34,7 @@ pub const MIN_HASHABLE_DIM: usize = 5;
 /// Errors from hashing a pixel buffer.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PdqError {
-    #[error("pixel buffer has {got} bytes, expected {expected} for {width}x{height} RGB")]
+    #[error("pixel buffer has {got} bytes, expected {expected} for {width}x{height} pixels")]
     BufferSize {
         width: usize,
         height: usize,
@@ -273,6 +273,20 @@ impl PdqHasher {
     ) -> Result<DihedralOutput, PdqError> {
         check_dims(width, height, rgb.len(), 3)?;
         Ok(self.dihedral(width, height, LumaSource::Rgb(rgb, self.precision)))
+    }
+
+    /// Hash packed RGBA8 (`width * height * 4` bytes, row-major). Alpha is
+    /// ignored, exactly as if it had been dropped first (Pillow's
+    /// `convert("RGB")`), so this equals [`PdqHasher::hash_rgb`] on the RGB
+    /// channels without copying them out.
+    pub fn hash_rgba(
+        &mut self,
+        width: usize,
+        height: usize,
+        rgba: &[u8],
+    ) -> Result<PdqOutput, PdqError> {
+        check_dims(width, height, rgba.len(), 4)?;
+        Ok(self.single(width, height, LumaSource::Rgba(rgba, self.precision)))
     }
 
     /// Hash 8-bit grey (`width * height` bytes), treated as R = G = B.

@@ -172,3 +172,50 @@ mod props {
         }
     }
 }
+
+/// Grey input (the hash-only JPEG path, grey PNGs) must hash exactly like
+/// the same grey replicated into R, G and B, in both precisions and both
+/// builds of the filter.
+#[test]
+fn grey_equals_replicated_rgb() {
+    for (k, &(w, h)) in [(5, 5), (64, 64), (100, 37), (513, 77), (1000, 700)]
+        .iter()
+        .enumerate()
+    {
+        let grey = pixels(k as u64 + 40, w * h);
+        let rgb: Vec<u8> = grey.iter().flat_map(|&g| [g, g, g]).collect();
+        for precision in [LumaPrecision::Pdqhash, LumaPrecision::CppFloat] {
+            for portable in [false, true] {
+                let mut hasher = PdqHasher::with_precision(precision).portable(portable);
+                let a = hasher.hash_grey(w, h, &grey).unwrap();
+                let b = hasher.hash_rgb(w, h, &rgb).unwrap();
+                assert_eq!(a, b, "{w}x{h} {precision:?} portable={portable}");
+            }
+        }
+    }
+}
+
+/// RGBA input hashes exactly like its RGB channels (alpha dropped), in both
+/// precisions and both builds of the filter.
+#[test]
+fn rgba_equals_rgb_with_alpha_dropped() {
+    for (k, &(w, h)) in [(5, 5), (64, 64), (100, 37), (513, 77), (1000, 700)]
+        .iter()
+        .enumerate()
+    {
+        let rgba = pixels(k as u64 + 80, w * h * 4);
+        let rgb: Vec<u8> = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        for precision in [LumaPrecision::Pdqhash, LumaPrecision::CppFloat] {
+            for portable in [false, true] {
+                let mut hasher = PdqHasher::with_precision(precision).portable(portable);
+                let a = hasher.hash_rgba(w, h, &rgba).unwrap();
+                let b = hasher.hash_rgb(w, h, &rgb).unwrap();
+                assert_eq!(a, b, "{w}x{h} {precision:?} portable={portable}");
+            }
+        }
+    }
+    assert!(PdqHasher::new().hash_rgba(5, 5, &[0; 75]).is_err());
+}

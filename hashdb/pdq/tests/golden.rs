@@ -320,11 +320,22 @@ fn luma_fast_path_stays_close_to_the_rgb_path() {
                 h.hash_grey(l.width as usize, l.height as usize, &l.pixels)
                     .unwrap()
             }
+            HashPixels::Grey(l) => h
+                .hash_grey(l.width as usize, l.height as usize, &l.pixels)
+                .unwrap(),
+            HashPixels::Rgba(rgba) => {
+                let (w, hh) = rgba.dimensions();
+                h.hash_rgba(w as usize, hh as usize, rgba.as_raw()).unwrap()
+            }
             HashPixels::Rgb(rgb) => {
                 let (w, hh) = rgb.dimensions();
                 h.hash_rgb(w as usize, hh as usize, rgb.as_raw()).unwrap()
             }
         };
+        if !matches!(fast.pixels, HashPixels::Luma(_)) {
+            // Grey, RGBA and RGB carry exactly the RGB decode's pixels.
+            assert_eq!(out, exact, "{}: not exact off the luma path", row.image);
+        }
         let d = if exact.quality >= 50 {
             out.hash.distance(&exact.hash)
         } else {
@@ -372,4 +383,45 @@ fn luma_fast_path_stays_close_to_the_rgb_path() {
         worst.0,
         worst.1
     );
+}
+
+/// Off the JPEG luma path, the hash-only decode (grey, RGBA or RGB in the
+/// decoder's own layout) gives exactly the RGB path's hash and quality, on
+/// every PNG and WebP among the vectors.
+#[test]
+fn hash_only_decode_is_exact_off_jpeg() {
+    use vigil_decode::{decode_for_hash, HashPixels};
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| ["png", "webp"].contains(&x.to_ascii_lowercase().as_str()))
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&testdata().join("pdq"), &mut files);
+    assert!(files.len() >= 10, "expected the PNG and WebP vectors");
+    let mut h = PdqHasher::new();
+    for path in files {
+        let (exact, _) = hash_file(&mut h, &path);
+        let bytes = std::fs::read(&path).unwrap();
+        let fast = decode_for_hash(&bytes, &Limits::default()).unwrap();
+        let (w, ht) = fast.dimensions();
+        let (w, ht) = (w as usize, ht as usize);
+        let out = match &fast.pixels {
+            HashPixels::Luma(_) => panic!("{path:?}: luma path off JPEG"),
+            HashPixels::Grey(l) => h.hash_grey(w, ht, &l.pixels),
+            HashPixels::Rgba(rgba) => h.hash_rgba(w, ht, rgba.as_raw()),
+            HashPixels::Rgb(rgb) => h.hash_rgb(w, ht, rgb.as_raw()),
+        }
+        .unwrap();
+        assert_eq!(out, exact, "{path:?}");
+    }
 }

@@ -24,8 +24,11 @@ use image::{DynamicImage, ImageDecoder};
 
 pub mod luma;
 pub mod video;
+mod webp;
 
 pub use luma::{decode_for_hash, DecodedForHash, HashPixels, LumaImage};
+
+pub use image::RgbaImage;
 
 pub use image::RgbImage;
 
@@ -227,6 +230,29 @@ pub fn decode_image_with(
     limits: &Limits,
     options: &DecodeOptions,
 ) -> Result<DecodedImage, DecodeError> {
+    let (format, native) = decode_native(bytes, limits, options)?;
+    let rgb = match native {
+        Native::Rgb(rgb) => rgb,
+        Native::Dynamic(img) => to_rgb_like_pillow(img),
+    };
+    Ok(DecodedImage { format, rgb })
+}
+
+/// Decoded pixels before the conversion to RGB: what the decoder produced,
+/// so that a hash-only caller can read grey or RGBA without a copy.
+pub(crate) enum Native {
+    /// Already Pillow's RGB (GIF, lossy WebP).
+    Rgb(RgbImage),
+    /// The `image` crate's output, in the file's own layout.
+    Dynamic(DynamicImage),
+}
+
+/// Everything [`decode_image_with`] does except the final conversion.
+pub(crate) fn decode_native(
+    bytes: &[u8],
+    limits: &Limits,
+    options: &DecodeOptions,
+) -> Result<(MediaFormat, Native), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -238,7 +264,8 @@ pub fn decode_image_with(
     }
     let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
     if format == MediaFormat::Gif {
-        return decode_gif_first_frame(bytes, limits);
+        let img = decode_gif_first_frame(bytes, limits)?;
+        return Ok((img.format, Native::Rgb(img.rgb)));
     }
     // Building the decoder reads the header only; no pixel buffer exists
     // until `from_decoder` below, after the dimensions have been checked.
@@ -255,6 +282,11 @@ pub fn decode_image_with(
     decoder
         .set_limits(img_limits)
         .map_err(|e| map_err(format, e))?;
+    if format == MediaFormat::Webp && !options.apply_exif_orientation {
+        if let Some(rgb) = webp::decode_still(bytes, dw, dh)? {
+            return Ok((format, Native::Rgb(rgb)));
+        }
+    }
     let orientation = if options.apply_exif_orientation {
         decoder.orientation().ok()
     } else {
@@ -264,10 +296,7 @@ pub fn decode_image_with(
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    Ok(DecodedImage {
-        format,
-        rgb: to_rgb_like_pillow(img),
-    })
+    Ok((format, Native::Dynamic(img)))
 }
 
 /// The first frame of a GIF as Pillow shows it in mode `P` and converts it
@@ -310,25 +339,34 @@ fn decode_gif_first_frame(bytes: &[u8], limits: &Limits) -> Result<DecodedImage,
     let (sw, sh) = (sw as usize, sh as usize);
     let fill = frame.transparent.unwrap_or(0);
     let mut indices = vec![fill; sw * sh];
-    for y in 0..fh.min(sh.saturating_sub(top)) {
-        let src = &frame.buffer[y * fw..];
-        let dst = &mut indices[(top + y) * sw..(top + y + 1) * sw];
-        for x in 0..fw.min(sw.saturating_sub(left)) {
-            if let Some(&v) = src.get(x) {
-                dst[left + x] = v;
-            }
-        }
+    // A frame may lie partly or wholly outside the logical screen; only the
+    // part inside is pasted (none at all when it starts right of the screen).
+    let copy_w = fw.min(sw.saturating_sub(left));
+    let copy_h = if copy_w == 0 {
+        0
+    } else {
+        fh.min(sh.saturating_sub(top))
+    };
+    for y in 0..copy_h {
+        let src = frame.buffer.get(y * fw..).unwrap_or(&[]);
+        let n = copy_w.min(src.len());
+        let at = (top + y) * sw + left;
+        indices[at..at + n].copy_from_slice(&src[..n]);
     }
     let palette: &[u8] = frame.palette.as_deref().unwrap_or(&global);
-    let mut rgb = Vec::with_capacity(sw * sh * 3);
-    for &i in &indices {
-        let at = usize::from(i) * 3;
+    // Every index's colour, looked up once per pixel below.
+    let colours: [[u8; 3]; 256] = std::array::from_fn(|i| {
+        let at = i * 3;
         match palette.get(at..at + 3) {
-            Some(c) => rgb.extend_from_slice(c),
+            Some(c) => [c[0], c[1], c[2]],
             // No palette at all: Pillow reads the image as grey levels.
-            None if palette.is_empty() => rgb.extend_from_slice(&[i, i, i]),
-            None => rgb.extend_from_slice(&[0, 0, 0]),
+            None if palette.is_empty() => [i as u8; 3],
+            None => [0, 0, 0],
         }
+    });
+    let mut rgb = vec![0u8; sw * sh * 3];
+    for (px, &i) in rgb.chunks_exact_mut(3).zip(indices.iter()) {
+        px.copy_from_slice(&colours[usize::from(i)]);
     }
     let rgb = RgbImage::from_raw(sw as u32, sh as u32, rgb).ok_or(DecodeError::Corrupt {
         format: "gif",

@@ -7,8 +7,13 @@
 //! the Y channel alone: the chroma planes are entropy-decoded (the bitstream
 //! interleaves them) but never inverse-transformed, upsampled or converted,
 //! which is most of the work of a colour decode. Every other input (PNG, GIF,
-//! WebP, BMP, TIFF, and CMYK/YCCK/Adobe-RGB JPEGs) goes through
-//! [`crate::decode_image`] and comes back as RGB.
+//! WebP, BMP, TIFF, and CMYK/YCCK/Adobe-RGB JPEGs) is decoded exactly as
+//! [`crate::decode_image`] decodes it, but handed over in the decoder's own
+//! layout where that is cheaper to hash and gives the same hash: 8-bit grey
+//! (and grey+alpha, alpha dropped) as [`HashPixels::Grey`], 8-bit RGBA as
+//! [`HashPixels::Rgba`] (alpha ignored by the hasher), everything else as
+//! Pillow's RGB. For these, hashing is bit-identical to hashing the RGB of
+//! [`crate::decode_image`]; only [`HashPixels::Luma`] is approximate.
 //!
 //! The Y channel equals the luma of the RGB a full decode would produce up to
 //! the rounding of R, G and B to integers and their clamping to 0..=255, so a
@@ -21,7 +26,11 @@
 //! The same limits apply, checked on the header before any pixel buffer is
 //! allocated.
 
-use crate::{check_dimensions, decode_image, sniff, DecodeError, Limits, MediaFormat, RgbImage};
+use crate::{
+    check_dimensions, decode_native, sniff, to_rgb_like_pillow, DecodeError, DecodeOptions, Limits,
+    MediaFormat, Native, RgbImage, RgbaImage,
+};
+use image::DynamicImage;
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
@@ -38,9 +47,15 @@ pub struct LumaImage {
 /// What a hash-only decode produced.
 #[derive(Debug, Clone)]
 pub enum HashPixels {
-    /// The JPEG's own Y channel.
+    /// The JPEG's own Y channel: within a few bits of the RGB decode's hash.
     Luma(LumaImage),
-    /// Packed RGB8 from the full decode, for every other input.
+    /// 8-bit grey that Pillow's RGB conversion replicates into R, G and B
+    /// (grey, grey+alpha, 1-bit): hash as grey, exactly.
+    Grey(LumaImage),
+    /// Packed RGBA8 whose RGB is Pillow's (alpha to be ignored, not
+    /// composited): hash as RGBA, exactly.
+    Rgba(RgbaImage),
+    /// Packed RGB8, Pillow's, for every other input.
     Rgb(RgbImage),
 }
 
@@ -55,7 +70,8 @@ pub struct DecodedForHash {
 impl DecodedForHash {
     pub fn dimensions(&self) -> (u32, u32) {
         match &self.pixels {
-            HashPixels::Luma(l) => (l.width, l.height),
+            HashPixels::Luma(l) | HashPixels::Grey(l) => (l.width, l.height),
+            HashPixels::Rgba(rgba) => rgba.dimensions(),
             HashPixels::Rgb(rgb) => rgb.dimensions(),
         }
     }
@@ -81,11 +97,33 @@ pub fn decode_for_hash(bytes: &[u8], limits: &Limits) -> Result<DecodedForHash, 
             });
         }
     }
-    let img = decode_image(bytes, limits)?;
-    Ok(DecodedForHash {
-        format: img.format,
-        pixels: HashPixels::Rgb(img.rgb),
-    })
+    let (format, native) = decode_native(bytes, limits, &DecodeOptions::default())?;
+    let pixels = match native {
+        Native::Rgb(rgb) | Native::Dynamic(DynamicImage::ImageRgb8(rgb)) => HashPixels::Rgb(rgb),
+        Native::Dynamic(DynamicImage::ImageRgba8(rgba)) => HashPixels::Rgba(rgba),
+        Native::Dynamic(DynamicImage::ImageLuma8(l)) => HashPixels::Grey(LumaImage {
+            width: l.width(),
+            height: l.height(),
+            pixels: l.into_raw(),
+        }),
+        Native::Dynamic(DynamicImage::ImageLumaA8(la)) => {
+            // Drop alpha in place: byte i takes byte 2i (never ahead of it).
+            let (width, height) = la.dimensions();
+            let mut pixels = la.into_raw();
+            let n = pixels.len() / 2;
+            for i in 0..n {
+                pixels[i] = pixels[2 * i];
+            }
+            pixels.truncate(n);
+            HashPixels::Grey(LumaImage {
+                width,
+                height,
+                pixels,
+            })
+        }
+        Native::Dynamic(other) => HashPixels::Rgb(to_rgb_like_pillow(other)),
+    };
+    Ok(DecodedForHash { format, pixels })
 }
 
 /// The Y channel of a YCbCr or greyscale JPEG; `Ok(None)` for colour
@@ -134,6 +172,87 @@ fn jpeg_luma(bytes: &[u8], limits: &Limits) -> Result<Option<LumaImage>, DecodeE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode_image;
+    use image::{ImageBuffer, Luma, LumaA, Rgba};
+
+    /// The RGB a hasher sees in `pixels`: grey replicated, alpha dropped.
+    fn as_rgb(pixels: &HashPixels) -> Vec<u8> {
+        match pixels {
+            HashPixels::Luma(l) | HashPixels::Grey(l) => {
+                l.pixels.iter().flat_map(|&g| [g, g, g]).collect()
+            }
+            HashPixels::Rgba(rgba) => rgba
+                .as_raw()
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect(),
+            HashPixels::Rgb(rgb) => rgb.as_raw().clone(),
+        }
+    }
+
+    fn png<P: image::PixelWithColorType>(img: &ImageBuffer<P, Vec<P::Subpixel>>) -> Vec<u8>
+    where
+        [P::Subpixel]: image::EncodableLayout,
+    {
+        let mut out = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn native_layouts_carry_exactly_the_rgb_decode() {
+        let (w, h) = (13u32, 7u32);
+        let v = |x: u32, y: u32, k: u32| ((x * 37 + y * 11 + k * 59) % 256) as u8;
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "L",
+                png(&ImageBuffer::from_fn(w, h, |x, y| Luma([v(x, y, 0)]))),
+            ),
+            (
+                "LA",
+                png(&ImageBuffer::from_fn(w, h, |x, y| {
+                    LumaA([v(x, y, 0), v(x, y, 1)])
+                })),
+            ),
+            (
+                "RGBA",
+                png(&ImageBuffer::from_fn(w, h, |x, y| {
+                    Rgba([v(x, y, 0), v(x, y, 1), v(x, y, 2), v(x, y, 3)])
+                })),
+            ),
+            (
+                "RGB",
+                png(&RgbImage::from_fn(w, h, |x, y| {
+                    image::Rgb([v(x, y, 0), v(x, y, 1), v(x, y, 2)])
+                })),
+            ),
+            (
+                "I;16",
+                png(&ImageBuffer::from_fn(w, h, |x, y| {
+                    Luma([u16::from(v(x, y, 0)) * 3])
+                })),
+            ),
+        ];
+        for (mode, bytes) in cases {
+            let fast = decode_for_hash(&bytes, &Limits::default()).unwrap();
+            let rgb = decode_image(&bytes, &Limits::default()).unwrap().rgb;
+            assert_eq!(fast.dimensions(), (w, h), "{mode}");
+            assert_eq!(&as_rgb(&fast.pixels), rgb.as_raw(), "{mode}");
+            let expected_kind = match mode {
+                "L" | "LA" => "grey",
+                "RGBA" => "rgba",
+                _ => "rgb",
+            };
+            let kind = match fast.pixels {
+                HashPixels::Luma(_) => "luma",
+                HashPixels::Grey(_) => "grey",
+                HashPixels::Rgba(_) => "rgba",
+                HashPixels::Rgb(_) => "rgb",
+            };
+            assert_eq!(kind, expected_kind, "{mode}");
+        }
+    }
 
     fn jpeg(width: u32, height: u32, grey: bool) -> Vec<u8> {
         let mut out = Vec::new();

@@ -341,3 +341,48 @@ fn exif_orientation_only_on_request() {
     let rotated = vigil_decode::decode_image_with(&png, &Limits::default(), &opts).unwrap();
     assert_eq!(rotated.rgb.dimensions(), (20, 40));
 }
+
+/// A first frame placed partly or wholly outside the logical screen (found
+/// by `vigil-fuzz decode`: a frame starting right of the screen's last
+/// column) pastes only what lies inside; the rest of the canvas keeps the
+/// fill index. Never a panic.
+#[test]
+fn gif_frame_outside_the_screen() {
+    let palette = [10u8, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120];
+    for (left, top) in [
+        (8u16, 0u16),
+        (20, 1),
+        (6, 0),
+        (0, 4),
+        (7, 3),
+        (65535, 65535),
+    ] {
+        let mut bytes = Vec::new();
+        {
+            let mut enc = gif::Encoder::new(&mut bytes, 8, 4, &palette).unwrap();
+            let mut frame = gif::Frame::from_indexed_pixels(3, 2, vec![1, 2, 3, 1, 2, 3], None);
+            frame.left = left;
+            frame.top = top;
+            enc.write_frame(&frame).unwrap();
+        }
+        let img = decode_image(&bytes, &Limits::default()).unwrap();
+        assert_eq!(img.rgb.dimensions(), (8, 4));
+        for (x, y, px) in img.rgb.enumerate_pixels() {
+            let (fx, fy) = (
+                i64::from(x) - i64::from(left),
+                i64::from(y) - i64::from(top),
+            );
+            let index = if (0..3).contains(&fx) && (0..2).contains(&fy) {
+                [1usize, 2, 3][fx as usize]
+            } else {
+                0
+            };
+            let at = index * 3;
+            assert_eq!(
+                px.0,
+                [palette[at], palette[at + 1], palette[at + 2]],
+                "{left},{top} at {x},{y}"
+            );
+        }
+    }
+}

@@ -16,4 +16,17 @@ fuzz_target!(|data: &[u8]| {
         let _ = hasher.hash_rgb(w as usize, h as usize, img.rgb.as_raw());
         let _ = hasher.hash_rgb_dihedral(w as usize, h as usize, img.rgb.as_raw());
     }
+    // The hash-only decode and its layouts.
+    if let Ok(img) = vigil_decode::decode_for_hash(data, &limits) {
+        let (w, h) = img.dimensions();
+        let (w, h) = (w as usize, h as usize);
+        let mut hasher = vigil_pdq::PdqHasher::new();
+        let _ = match &img.pixels {
+            vigil_decode::HashPixels::Luma(l) | vigil_decode::HashPixels::Grey(l) => {
+                hasher.hash_grey(w, h, &l.pixels)
+            }
+            vigil_decode::HashPixels::Rgba(rgba) => hasher.hash_rgba(w, h, rgba.as_raw()),
+            vigil_decode::HashPixels::Rgb(rgb) => hasher.hash_rgb(w, h, rgb.as_raw()),
+        };
+    }
 });
