@@ -7,6 +7,11 @@
 //! at least one hit are then scored frame against frame with
 //! [`crate::matching`]. A video with no frame close to any query frame
 //! cannot reach a non-zero share, so no match is lost by skipping it.
+//!
+//! Each video may carry its own distance tolerance and share thresholds
+//! (a bank's vPDQ thresholds, [`VideoIndex::insert_with`]); the candidate
+//! search then uses the widest tolerance in the index, and each candidate
+//! is scored with its own.
 
 use crate::feature::VpdqFeature;
 use crate::matching::{match_spans, prepared_spans, MatchConfig, Span, VideoMatch};
@@ -19,6 +24,8 @@ pub struct VideoHit {
     /// The id the video was inserted under (e.g. `bank/entry_id`).
     pub id: String,
     pub m: VideoMatch,
+    /// The configuration this video was scored with (its own thresholds).
+    pub config: MatchConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -26,14 +33,19 @@ struct Indexed {
     id: String,
     spans: Vec<Span>,
     slots: Vec<u32>,
+    cfg: MatchConfig,
 }
 
 /// Banked videos, searchable by frame hash. Frames are prepared with the
 /// index's [`MatchConfig`] (its quality tolerance and de-duplication) when
-/// inserted; searches use the same configuration.
+/// inserted; searches use the same preparation, and score each video with
+/// the distance tolerance and thresholds it was inserted with.
 #[derive(Debug, Clone)]
 pub struct VideoIndex {
     cfg: MatchConfig,
+    /// The widest distance tolerance of any video inserted (at least the
+    /// index's own): the candidate search radius.
+    max_tolerance: u32,
     frames: PdqIndex,
     /// Frame slot to video number.
     slot_video: Vec<u32>,
@@ -51,6 +63,7 @@ impl VideoIndex {
     pub fn new(cfg: MatchConfig) -> Self {
         VideoIndex {
             cfg,
+            max_tolerance: cfg.distance_tolerance,
             frames: PdqIndex::new(),
             slot_video: Vec::new(),
             videos: Vec::new(),
@@ -79,7 +92,27 @@ impl VideoIndex {
     /// Add a video, replacing any video with the same id. Returns the number
     /// of frames kept after the quality filter and de-duplication.
     pub fn insert(&mut self, id: &str, features: &[VpdqFeature]) -> usize {
+        let cfg = self.cfg;
+        self.insert_with(id, features, &cfg)
+    }
+
+    /// [`VideoIndex::insert`] with this video's own distance tolerance and
+    /// share thresholds (taken from `thresholds`; frame preparation and time
+    /// ranges stay the index's).
+    pub fn insert_with(
+        &mut self,
+        id: &str,
+        features: &[VpdqFeature],
+        thresholds: &MatchConfig,
+    ) -> usize {
         self.remove(id);
+        let cfg = MatchConfig {
+            distance_tolerance: thresholds.distance_tolerance,
+            query_threshold_pct: thresholds.query_threshold_pct,
+            compared_threshold_pct: thresholds.compared_threshold_pct,
+            ..self.cfg
+        };
+        self.max_tolerance = self.max_tolerance.max(cfg.distance_tolerance);
         let spans = prepared_spans(features, &self.cfg);
         let number = self.videos.len() as u32;
         let mut slots = Vec::with_capacity(spans.len());
@@ -97,6 +130,7 @@ impl VideoIndex {
             id: id.to_string(),
             spans,
             slots,
+            cfg,
         }));
         self.by_id.insert(id.to_string(), number);
         kept
@@ -118,7 +152,7 @@ impl VideoIndex {
     /// The numbers of videos with at least one frame within the tolerance
     /// of a prepared query frame, in ascending order.
     fn candidates(&self, query: &[Span]) -> Vec<u32> {
-        let radius = self.cfg.distance_tolerance.saturating_sub(1);
+        let radius = self.max_tolerance.saturating_sub(1);
         let mut hits: Vec<Hit> = Vec::new();
         let mut out: Vec<u32> = Vec::new();
         for s in query {
@@ -146,7 +180,8 @@ impl VideoIndex {
             .filter_map(|n| self.videos.get(n as usize)?.as_ref())
             .map(|v| VideoHit {
                 id: v.id.clone(),
-                m: match_spans(&q, &v.spans, &self.cfg),
+                m: match_spans(&q, &v.spans, &v.cfg),
+                config: v.cfg,
             })
             .collect();
         out.sort_by(|a, b| {
@@ -228,5 +263,51 @@ mod tests {
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.frame_count(), 60);
         assert!(idx.matches(&query)[0].id == "bank/c");
+    }
+
+    #[test]
+    fn each_video_is_scored_with_its_own_thresholds() {
+        let banked = video(0..10);
+        // The query shares 6 of its 10 frames with the banked video.
+        let query = video(4..14);
+        let mut idx = VideoIndex::default();
+        idx.insert("strict/v", &banked);
+        let loose = MatchConfig {
+            query_threshold_pct: 50.0,
+            ..MatchConfig::default()
+        };
+        idx.insert_with("loose/v", &banked, &loose);
+        let hits = idx.search(&query);
+        assert_eq!(hits.len(), 2);
+        for h in &hits {
+            assert!((h.m.query_pct - 60.0).abs() < 1e-9);
+        }
+        let matched = idx.matches(&query);
+        let ids: Vec<&str> = matched.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, vec!["loose/v"]);
+        assert_eq!(matched[0].config.query_threshold_pct, 50.0);
+
+        // A wider distance tolerance widens the candidate search too.
+        let near: Vec<VpdqFeature> = banked
+            .iter()
+            .map(|f| {
+                let mut g = *f;
+                for bit in 0..40 {
+                    g.hash.0[bit / 8] ^= 1 << (bit % 8);
+                }
+                g
+            })
+            .collect();
+        let mut idx = VideoIndex::default();
+        idx.insert("default/v", &banked);
+        assert!(idx.search(&near).is_empty(), "40 bits apart: no candidate");
+        let wide = MatchConfig {
+            distance_tolerance: 41,
+            ..MatchConfig::default()
+        };
+        idx.insert_with("wide/v", &banked, &wide);
+        let matched = idx.matches(&near);
+        let ids: Vec<&str> = matched.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, vec!["wide/v"]);
     }
 }

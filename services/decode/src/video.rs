@@ -405,6 +405,167 @@ fn decode_path(
     })
 }
 
+/// A contact sheet of a video for human review: frames evenly spaced over
+/// its running time, tiled left to right, top to bottom, as one JPEG.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactSheet {
+    /// JPEG bytes of the tiled frames.
+    pub jpeg: Vec<u8>,
+    /// The time of each tile, in seconds from the start, in tile order.
+    pub timestamps: Vec<f64>,
+    pub columns: u32,
+    pub rows: u32,
+}
+
+/// The times at which a contact sheet of `count` frames samples a video of
+/// `duration` seconds: the middles of `count` equal parts (none falls on
+/// the very first or last frame). Unknown duration: the first frame only.
+pub fn sheet_times(duration: Option<f64>, count: usize) -> Vec<f64> {
+    match duration {
+        Some(d) if d.is_finite() && d > 0.0 && count > 0 => (0..count)
+            .map(|i| d * (i as f64 + 0.5) / count as f64)
+            .collect(),
+        _ => vec![0.0],
+    }
+}
+
+/// Make a [`ContactSheet`] of up to `count` frames, each scaled to at most
+/// `tile_width` pixels wide, in `columns` columns.
+///
+/// Each frame is one short confined `ffmpeg` run that seeks to its time
+/// before decoding (input seeking: decoding starts at the key frame before
+/// it), so the cost does not grow with the video's length; the probe and
+/// all runs share `limits.timeout`. Frames are in colour: the review UI
+/// blurs and greys them until the reviewer reveals them, as it does images.
+pub fn contact_sheet(
+    bytes: &[u8],
+    limits: &VideoLimits,
+    options: &VideoOptions,
+    count: usize,
+    tile_width: u32,
+    columns: u32,
+) -> Result<ContactSheet, VideoError> {
+    let format = check_bytes(bytes, limits)?;
+    let file = TempFile::write(bytes)?;
+    let deadline = Instant::now() + limits.timeout;
+    let info = probe_path(file.path(), format, limits, options, deadline)?;
+    let width = tile_width.min(info.width).max(1);
+    let height = ((u64::from(info.height) * u64::from(width) + u64::from(info.width) / 2)
+        / u64::from(info.width))
+    .min(u64::from(limits.max_dimension))
+    .max(1) as u32;
+    let ffmpeg = tool(&options.ffmpeg, "ffmpeg")?;
+    let frame_bytes = width as usize * height as usize * 3;
+    let max_alloc = (u64::from(info.width) * u64::from(info.height) * 8).max(64 << 20);
+    let input = file_url(file.path());
+    let mut tiles: Vec<(f64, Vec<u8>)> = Vec::new();
+    let mut last_error = String::new();
+    for t in sheet_times(info.duration_seconds, count.max(1)) {
+        let seek = format!("{t:.3}");
+        let args: Vec<String> = [
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-max_alloc",
+            &max_alloc.to_string(),
+            "-threads",
+            "1",
+            "-noautorotate",
+            "-ss",
+            &seek,
+            "-f",
+            format.demuxer(),
+            "-protocol_whitelist",
+            "file",
+            "-i",
+            &input,
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-dn",
+            "-vf",
+            &format!("scale={width}:{height}"),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "pipe:1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut frame = vec![0u8; frame_bytes];
+        let mut got = 0;
+        let run = run_confined(&ffmpeg, &args, limits, deadline, |out| {
+            got = read_full(out, &mut frame).unwrap_or(0);
+        })?;
+        if run.timed_out {
+            return Err(VideoError::Timeout {
+                seconds: limits.timeout.as_secs(),
+            });
+        }
+        if got == frame_bytes {
+            tiles.push((t, frame));
+        } else if !run.success {
+            last_error = run.stderr_line(file.path());
+        }
+        // A seek past the last decodable frame yields nothing: skip it.
+    }
+    if tiles.is_empty() {
+        return Err(VideoError::Corrupt {
+            detail: if last_error.is_empty() {
+                "no frames decoded".into()
+            } else {
+                last_error
+            },
+        });
+    }
+    tile_jpeg(&tiles, width, height, columns.max(1))
+}
+
+/// Tile equally sized RGB frames into one JPEG, 4 px of dark grey apart.
+fn tile_jpeg(
+    tiles: &[(f64, Vec<u8>)],
+    width: u32,
+    height: u32,
+    columns: u32,
+) -> Result<ContactSheet, VideoError> {
+    const GAP: u32 = 4;
+    let n = tiles.len() as u32;
+    let columns = columns.min(n);
+    let rows = n.div_ceil(columns);
+    let sheet_w = columns * width + (columns + 1) * GAP;
+    let sheet_h = rows * height + (rows + 1) * GAP;
+    let mut sheet = image::RgbImage::from_pixel(sheet_w, sheet_h, image::Rgb([42, 47, 58]));
+    for (i, (_, rgb)) in tiles.iter().enumerate() {
+        let i = i as u32;
+        let x0 = GAP + (i % columns) * (width + GAP);
+        let y0 = GAP + (i / columns) * (height + GAP);
+        for (k, px) in rgb.chunks_exact(3).enumerate() {
+            let k = k as u32;
+            sheet.put_pixel(
+                x0 + k % width,
+                y0 + k / width,
+                image::Rgb([px[0], px[1], px[2]]),
+            );
+        }
+    }
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&sheet)
+        .map_err(|e| VideoError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(ContactSheet {
+        jpeg,
+        timestamps: tiles.iter().map(|(t, _)| *t).collect(),
+        columns,
+        rows,
+    })
+}
+
 /// Probe `bytes` with `ffprobe` and check the limits, without decoding.
 pub fn probe_video(
     bytes: &[u8],
@@ -828,6 +989,26 @@ mod tests {
         assert_eq!(parse_rate("1/0"), None);
         assert_eq!(parse_rate("1e9"), None);
         assert_eq!(parse_rate("25"), Some(25.0));
+    }
+
+    #[test]
+    fn sheet_times_are_the_middles_of_equal_parts() {
+        assert_eq!(sheet_times(Some(9.0), 3), vec![1.5, 4.5, 7.5]);
+        assert_eq!(sheet_times(None, 9), vec![0.0]);
+        assert_eq!(sheet_times(Some(0.0), 9), vec![0.0]);
+        assert_eq!(sheet_times(Some(f64::NAN), 9), vec![0.0]);
+    }
+
+    #[test]
+    fn tiles_fill_rows_left_to_right() {
+        let red = [255u8, 0, 0].repeat(4);
+        let blue = [0u8, 0, 255].repeat(4);
+        let tiles = vec![(0.5, red.clone()), (1.5, blue), (2.5, red)];
+        let sheet = tile_jpeg(&tiles, 2, 2, 2).unwrap();
+        assert_eq!((sheet.columns, sheet.rows), (2, 2));
+        assert_eq!(sheet.timestamps, vec![0.5, 1.5, 2.5]);
+        let img = image::load_from_memory(&sheet.jpeg).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (2 * 2 + 3 * 4, 2 * 2 + 3 * 4));
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! the last build. Rebuilding is proportional to the number of banked video
 //! frames (a few thousand videos build in milliseconds), and happens on the
 //! next video upload after a change, never on image uploads.
+//!
+//! Each banked video is indexed with its bank's vPDQ thresholds
+//! ([`vigil_hashdb::VpdqThresholds`]: query share, compared share, frame
+//! distance), so the same upload can match in one bank and not another.
 
 use vigil_hashdb::{BankStatus, HashDb};
 use vigil_vpdq::{parse_signal, MatchConfig, VideoIndex};
@@ -51,15 +55,20 @@ impl BankedVideos {
         let mut index = VideoIndex::new(self.config);
         let mut unreadable = 0;
         for e in db.video_entries() {
-            if db
-                .bank(&e.bank)
-                .is_some_and(|b| b.status == BankStatus::Disabled)
-            {
+            let bank = db.bank(&e.bank);
+            if bank.is_some_and(|b| b.status == BankStatus::Disabled) {
                 continue;
             }
+            let thresholds = bank.map(|b| b.vpdq).unwrap_or_default();
+            let cfg = MatchConfig {
+                distance_tolerance: thresholds.distance_tolerance,
+                query_threshold_pct: thresholds.query_pct,
+                compared_threshold_pct: thresholds.compared_pct,
+                ..self.config
+            };
             match parse_signal(&e.signal) {
                 Ok(features) => {
-                    index.insert(&format!("{}/{}", e.bank, e.entry_id), &features);
+                    index.insert_with(&format!("{}/{}", e.bank, e.entry_id), &features, &cfg);
                 }
                 Err(_) => unreadable += 1,
             }
@@ -122,5 +131,36 @@ mod tests {
         db.upsert_bank(bank);
         assert!(videos.sync(&db), "a bank change rebuilds");
         assert!(videos.index().matches(&features).is_empty());
+    }
+
+    #[test]
+    fn each_bank_matches_with_its_own_vpdq_thresholds() {
+        let banked = vigil_vpdq::parse_features(V1).unwrap();
+        // The upload has the banked video's first frame and one unrelated
+        // frame: half of its frames match.
+        let mut query = banked.clone();
+        query[1].hash = vigil_hashdb::PdqHash([0x5a; 32]);
+        let mut db = HashDb::new();
+        db.upsert_bank(Bank::new("strict", BankAction::Takedown));
+        let mut loose = Bank::new("loose", BankAction::Takedown);
+        loose.vpdq.query_pct = 50.0;
+        db.upsert_bank(loose);
+        for bank in ["strict", "loose"] {
+            db.upsert_entry(BankEntry::derived(bank, SignalType::Vpdq, V1))
+                .unwrap();
+        }
+        let mut videos = BankedVideos::default();
+        videos.sync(&db);
+        let hits = videos.index().matches(&query);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert!(hits[0].id.starts_with("loose/"));
+        assert_eq!(hits[0].config.query_threshold_pct, 50.0);
+
+        // Tightening the loose bank takes effect on the next sync.
+        let mut b = db.bank("loose").unwrap().clone();
+        b.vpdq.query_pct = 80.0;
+        db.upsert_bank(b);
+        assert!(videos.sync(&db));
+        assert!(videos.index().matches(&query).is_empty());
     }
 }

@@ -1,14 +1,14 @@
 //! A video upload end to end: decoded by the sandboxed FFmpeg child within
-//! limits, hashed, decided; a corrupt video gets a verdict with its error
-//! kind and a dead-letter record. Needs Debian's ffmpeg (`make setup`).
+//! the `[video]` limits, hashed, decided; a corrupt video, or one past a
+//! limit, gets a verdict with its error kind and a dead-letter record. Needs Debian's ffmpeg (`make setup`).
 
 mod common;
 
 use common::*;
 use std::process::Command;
 
-fn make_video(dir: &std::path::Path) -> Vec<u8> {
-    let out = dir.join("clip.mp4");
+fn make_video(dir: &std::path::Path, seconds: u32) -> Vec<u8> {
+    let out = dir.join(format!("clip-{seconds}.mp4"));
     let status = Command::new("ffmpeg")
         .args([
             "-v",
@@ -17,7 +17,7 @@ fn make_video(dir: &std::path::Path) -> Vec<u8> {
             "-f",
             "lavfi",
             "-i",
-            "testsrc=duration=3:size=160x120:rate=10",
+            &format!("testsrc=duration={seconds}:size=160x120:rate=10"),
         ])
         .args(["-pix_fmt", "yuv420p"])
         .arg(&out)
@@ -32,10 +32,12 @@ async fn video_uploads_are_decided_and_corrupt_ones_dead_lettered() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());
     config.classifier.enabled = false;
+    // The `[video]` section reaches the worker's decoder.
+    config.video.max_duration_seconds = 5.0;
     let work = tempfile::tempdir().unwrap();
     let t = spawn_app_with(config, vigil::Roles::ALL, dir).await;
 
-    let video = make_video(work.path());
+    let video = make_video(work.path(), 3);
     let id = t.upload_ok(video.clone(), "video/mp4").await;
     let v = t.verdict(&id).await;
     assert_eq!(v["verdict"]["action"], "none", "{v}");
@@ -48,9 +50,46 @@ async fn video_uploads_are_decided_and_corrupt_ones_dead_lettered() {
     let v = t.verdict(&id).await;
     assert!(!v["verdict"]["decode_error"].is_null(), "{v}");
     assert_eq!(v["verdict"]["action"], "none");
+    // The dead-letter record is produced just after the verdict is written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let m = t.metrics().await;
+        if m.contains("vigil_worker_dlq_total") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{m}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Past the configured duration: the same outcome as an oversize image
+    // (a verdict with the decode error, exact hashes matched, a metric by
+    // kind, a dead-letter record), with the limit named in the record.
+    let long = make_video(work.path(), 7);
+    let id = t.upload_ok(long, "video/mp4").await;
+    let v = t.verdict(&id).await;
+    assert_eq!(v["verdict"]["decode_error"], "limit_exceeded", "{v}");
+    assert_eq!(v["verdict"]["action"], "none", "{v}");
+    assert_eq!(v["verdict"]["signals"].as_array().unwrap().len(), 2, "{v}");
     let m = t.metrics().await;
-    assert!(m.contains("vigil_worker_dlq_total"), "{m}");
+    assert!(
+        m.contains("vigil_worker_decode_errors_total{kind=\"too_long\"} 1"),
+        "{m}"
+    );
     t.app.shutdown().await.unwrap();
+}
+
+/// `PATCH /v1/banks/videos` as the bearer of `token`.
+async fn patch_bank(t: &TestApp, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = t
+        .client
+        .patch(format!("{}/v1/banks/videos", t.base))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
 }
 
 /// A video banked while Vigil runs (its reference vPDQ text, through the
@@ -108,6 +147,53 @@ async fn a_video_banked_at_run_time_takes_down_its_copies() {
     let reasons = v["verdict"]["reasons"].to_string();
     assert!(reasons.contains("vpdq match in bank videos"), "{reasons}");
     assert!(reasons.contains("query frames"), "{reasons}");
+
+    // The bank's own vPDQ thresholds, over the API: asking for 50% of the
+    // banked video's frames (the copy covers about 28%) applies at once, and the
+    // same copy is no longer matched; loosening again is a proposal; out of
+    // range is refused.
+    let (status, body) = patch_bank(
+        &t,
+        &alice,
+        serde_json::json!({"vpdq": {"compared_pct": 50.0}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let bank = t.get_json("/v1/banks/videos").await;
+    assert_eq!(bank["vpdq"]["compared_pct"], 50.0, "{bank}");
+    assert_eq!(bank["vpdq"]["query_pct"], 80.0, "{bank}");
+    // The change reaches the workers through the change log.
+    let copy = std::fs::read(testdata.join("tmk/sample-videos/chair-22-sd-grey-bar.mp4")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let id = t.upload_ok(copy.clone(), "video/mp4").await;
+        let v = t.verdict(&id).await;
+        if v["verdict"]["action"] == "none" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stricter thresholds did not reach the workers: {v}"
+        );
+    }
+    let (status, body) = patch_bank(
+        &t,
+        &alice,
+        serde_json::json!({"vpdq": {"compared_pct": 0.0}}),
+    )
+    .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (202, Some("threshold_raise")),
+        "{body}"
+    );
+    let (status, _) = patch_bank(
+        &t,
+        &alice,
+        serde_json::json!({"vpdq": {"query_pct": 150.0}}),
+    )
+    .await;
+    assert_eq!(status, 422);
 
     let other = std::fs::read(testdata.join("tmk/sample-videos/pattern-sd-grey-bar.mp4")).unwrap();
     let id = t.upload_ok(other, "video/mp4").await;
