@@ -1,7 +1,9 @@
 //! The banks HTTP API: list, create and update banks, add and remove
 //! entries, and look a hash up in the loaded banks; and the governance API
 //! over them: charters, proposals (`/v1/proposals`, approve and reject),
-//! referrals (`/v1/referrals`) and the governance report.
+//! referrals (`/v1/referrals`), policy versions (`POST /v1/policies`) and
+//! the governance report; and the quarantine (`GET /api/quarantine`, and
+//! `POST /api/quarantine/{bank}/{entry_id}/restore` to propose a restore).
 //!
 //! Every change needs a signed-in user: an `Authorization: Bearer` token
 //! from `POST /api/login` (a review account's session). Changes that widen
@@ -22,8 +24,9 @@ use std::sync::{Arc, RwLock};
 use vigil_governance::{Charter, NewReferral, Status};
 use vigil_hashdb::{
     Bank, BankAction, BankEntry, BankStats, BankStatus, Change, HashDb, PdqHash, SignalType,
+    VpdqThresholdsPatch,
 };
-use vigil_pipeline::ReferralActionPolicy;
+use vigil_pipeline::SharedPolicy;
 use vigil_store::ProposalRecord;
 
 #[derive(Clone)]
@@ -31,17 +34,14 @@ struct ApiState {
     service: BankService,
     gov: Governance,
     db: Arc<RwLock<HashDb>>,
-    /// What accepted referrals do (the policy's `[referrals] action`).
-    referral_action: ReferralActionPolicy,
+    /// The policy in force: what accepted referrals do (its `[referrals]
+    /// action`), and what a proposed policy version is compared with.
+    policy: SharedPolicy,
 }
 
-/// The banks API over `service`, answering lookups from `db` (the
-/// process's loaded banks).
-pub fn router(
-    service: BankService,
-    db: Arc<RwLock<HashDb>>,
-    referral_action: ReferralActionPolicy,
-) -> Router {
+/// The banks API over `gov` (its bank service), answering lookups from
+/// `db` (the process's loaded banks), under the policy in force.
+pub fn router(gov: Governance, db: Arc<RwLock<HashDb>>, policy: SharedPolicy) -> Router {
     Router::new()
         .route("/v1/banks", get(list_banks).post(create_bank))
         .route("/v1/banks/{name}", get(get_bank).patch(update_bank))
@@ -59,11 +59,17 @@ pub fn router(
         .route("/v1/referrals", get(list_referrals).post(add_referral))
         .route("/v1/referrals/{id}/contest", post(contest_referral))
         .route("/v1/governance/report", get(governance_report))
+        .route("/v1/policies", post(propose_policy))
+        .route("/api/quarantine", get(list_quarantine))
+        .route(
+            "/api/quarantine/{bank}/{entry_id}/restore",
+            post(propose_restore),
+        )
         .with_state(ApiState {
-            gov: Governance::new(service.clone()),
-            service,
+            service: gov.banks.clone(),
+            gov,
             db,
-            referral_action,
+            policy,
         })
 }
 
@@ -219,6 +225,9 @@ struct NewBank {
     description: Option<String>,
     #[serde(default)]
     pdq_threshold: Option<u32>,
+    /// vPDQ thresholds; unset fields keep the defaults (80% / 0% / 31).
+    #[serde(default)]
+    vpdq: Option<VpdqThresholdsPatch>,
 }
 
 async fn create_bank(
@@ -240,6 +249,9 @@ async fn create_bank(
     }
     if let Some(t) = nb.pdq_threshold {
         bank.pdq_threshold = t;
+    }
+    if let Some(v) = nb.vpdq {
+        v.apply(&mut bank.vpdq);
     }
     HashDb::new()
         .upsert_bank_checked(bank.clone())
@@ -263,6 +275,8 @@ struct BankPatch {
     labels: Option<Vec<String>>,
     description: Option<String>,
     pdq_threshold: Option<u32>,
+    /// vPDQ thresholds; unset fields keep the bank's current values.
+    vpdq: Option<VpdqThresholdsPatch>,
 }
 
 async fn update_bank(
@@ -286,6 +300,9 @@ async fn update_bank(
     }
     if let Some(t) = p.pdq_threshold {
         bank.pdq_threshold = t;
+    }
+    if let Some(v) = p.vpdq {
+        v.apply(&mut bank.vpdq);
     }
     HashDb::new()
         .upsert_bank_checked(bank.clone())
@@ -454,6 +471,38 @@ async fn delete_charter(
         .into_response())
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPolicy {
+    /// The policy's TOML text; its `version` must differ from the one in force.
+    toml: String,
+}
+
+/// Propose publishing a new policy version (a `policy_version` proposal, or
+/// `classifier_auto_action` when it enables or lowers `classifier.auto_above`).
+async fn propose_policy(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Json(b): Json<NewPolicy>,
+) -> Result<Response, GovError> {
+    let id = s
+        .gov
+        .propose_policy(&actor.username, &b.toml, &s.policy.current())
+        .await?;
+    let kind = s
+        .service
+        .store
+        .proposal(&id)
+        .await?
+        .map(|p| p.kind.as_str())
+        .unwrap_or("policy_version");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"outcome": "proposed", "proposal_id": id, "kind": kind})),
+    )
+        .into_response())
+}
+
 /// A proposal as the API shows it.
 pub fn proposal_json(p: &ProposalRecord) -> serde_json::Value {
     json!({
@@ -547,6 +596,88 @@ async fn reject_proposal(
     Ok(Json(proposal_json(&p)))
 }
 
+/// Entries and banks under quarantine now, with why and since when, and
+/// each entry's counts since its last restore.
+async fn list_quarantine(
+    State(s): State<ApiState>,
+    _actor: Actor,
+) -> Result<Json<serde_json::Value>, BankError> {
+    let store = &s.service.store;
+    let counts: std::collections::BTreeMap<
+        (String, String),
+        vigil_pipeline::quarantine::EntryCounts,
+    > = store
+        .entry_counts_since_restore()
+        .await?
+        .into_iter()
+        .map(|c| ((c.bank, c.entry_id), c.counts))
+        .collect();
+    let rows: Vec<serde_json::Value> = store
+        .quarantined()
+        .await?
+        .into_iter()
+        .map(|q| {
+            let c = counts
+                .get(&(q.bank.clone(), q.entry_id.clone()))
+                .copied()
+                .unwrap_or_default();
+            let target = if q.entry_id.is_empty() {
+                "bank"
+            } else {
+                "entry"
+            };
+            json!({
+                "bank": q.bank,
+                "entry_id": (!q.entry_id.is_empty()).then_some(q.entry_id),
+                "target": target,
+                "cause": q.cause,
+                "since": q.since,
+                "by": q.actor,
+                "counts": c,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "quarantined": rows })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RestoreBody {
+    reason: String,
+}
+
+/// Propose lifting an entry's quarantine (a lead or admin, with a reason);
+/// a different lead or admin approves it at `/v1/proposals/{id}/approve`.
+async fn propose_restore(
+    State(s): State<ApiState>,
+    actor: Actor,
+    Path((bank, entry_id)): Path<(String, String)>,
+    Json(b): Json<RestoreBody>,
+) -> Result<Response, GovError> {
+    let lead = s
+        .service
+        .store
+        .user(&actor.username)
+        .await?
+        .is_some_and(|u| !u.disabled && u.role >= vigil_store::Role::Lead);
+    if !lead {
+        return Ok(problem(
+            StatusCode::FORBIDDEN,
+            "role_too_low",
+            "a lead or admin proposes a restore".into(),
+        ));
+    }
+    let id = s
+        .gov
+        .propose_restore(&actor.username, &bank, &entry_id, &b.reason)
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"outcome": "proposed", "proposal_id": id, "kind": "quarantine_restore", "bank": bank, "entry_id": entry_id})),
+    )
+        .into_response())
+}
+
 async fn add_referral(
     State(s): State<ApiState>,
     actor: Actor,
@@ -562,7 +693,12 @@ async fn add_referral(
         .map_err(|e| GovError::Invalid(format!("bad referral body: {e}")))?;
     let id = s
         .gov
-        .add_referral(&actor.username, &r, s.referral_action, act)
+        .add_referral(
+            &actor.username,
+            &r,
+            s.policy.current().referrals.action,
+            act,
+        )
         .await?;
     let actions = s.service.store.referral_actions(&id).await?;
     Ok((
@@ -618,6 +754,10 @@ async fn governance_report(
     State(s): State<ApiState>,
     _actor: Actor,
 ) -> Result<Json<vigil_governance::report::GovernanceReport>, BankError> {
-    let (r, p, e) = s.service.store.governance_report_rows().await?;
-    Ok(Json(vigil_governance::report::build(&r, &p, &e)))
+    Ok(Json(
+        s.service
+            .store
+            .governance_report(&Default::default())
+            .await?,
+    ))
 }

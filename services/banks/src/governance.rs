@@ -21,7 +21,9 @@ use vigil_governance::{
 };
 use vigil_hashdb::formats::{self, Format, ImportEvent, ImportOptions, RejectReason, Rejection};
 use vigil_hashdb::{Bank, BankAction, BankEntry, Change, CharterScope};
-use vigil_pipeline::{Action, Policy, ReferralActionPolicy, UploadId, Verdict, MESSAGE_VERSION};
+use vigil_pipeline::{
+    Action, Policy, ReferralActionPolicy, SharedPolicy, UploadId, Verdict, MESSAGE_VERSION,
+};
 use vigil_store::{DecideProposalError, NewProposal, ProposalRecord, StoreError};
 
 /// Entries shown as a random sample in an import batch's summary.
@@ -84,6 +86,13 @@ pub struct GovernedImport {
 #[derive(Clone)]
 pub struct Governance {
     pub banks: BankService,
+    /// Where verdicts of referrals acted on are published (`vigil.verdicts`)
+    /// when `banks.producer` is set; without a broker they are stored, and
+    /// their actions queued in the actions outbox, only.
+    pub verdicts_topic: Option<String>,
+    /// The policy in force in this process: an approved policy version is
+    /// put in force here at once (other processes poll the database).
+    pub policy: Option<SharedPolicy>,
 }
 
 fn scope_of(c: &Charter) -> CharterScope {
@@ -112,7 +121,23 @@ fn refresh_pending(n: Result<i64, StoreError>) {
 impl Governance {
     pub fn new(banks: BankService) -> Governance {
         metrics::register();
-        Governance { banks }
+        Governance {
+            banks,
+            verdicts_topic: None,
+            policy: None,
+        }
+    }
+
+    /// Publish verdicts of referrals acted on to `topic`.
+    pub fn with_verdicts_topic(mut self, topic: &str) -> Governance {
+        self.verdicts_topic = Some(topic.to_string());
+        self
+    }
+
+    /// Put approved policy versions in force in `policy` at once.
+    pub fn with_policy(mut self, policy: SharedPolicy) -> Governance {
+        self.policy = Some(policy);
+        self
     }
 
     fn store(&self) -> &vigil_store::Store {
@@ -211,6 +236,7 @@ impl Governance {
         let applied = if direct.is_empty() {
             0
         } else {
+            self.record_restores(actor, summary, &direct).await?;
             self.banks.apply_as(actor, direct).await?
         };
         if guarded.is_empty() {
@@ -325,6 +351,122 @@ impl Governance {
         .await
     }
 
+    /// Propose lifting the quarantine of `bank/entry_id`, with a reason.
+    /// Only a lead or admin proposes it; a different lead or admin
+    /// approves it, and the entry's overturn counts then start from zero.
+    pub async fn propose_restore(
+        &self,
+        actor: &str,
+        bank: &str,
+        entry_id: &str,
+        reason: &str,
+    ) -> Result<String, GovError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(GovError::Invalid(
+                "a restore needs a reason (--reason)".into(),
+            ));
+        }
+        let lead = self
+            .store()
+            .user(actor)
+            .await?
+            .filter(|u| !u.disabled)
+            .is_some_and(|u| u.role >= vigil_store::Role::Lead);
+        if !lead {
+            return Err(GovError::Invalid(format!(
+                "{actor:?} may not propose a restore: a lead or admin account proposes it (--as USER)"
+            )));
+        }
+        self.banks.bank(bank).await?;
+        let mut entry = self
+            .store()
+            .live_entry(bank, entry_id)
+            .await?
+            .ok_or_else(|| {
+                GovError::Invalid(format!("bank {bank} has no live entry {entry_id:?}"))
+            })?;
+        let recorded = self
+            .store()
+            .quarantined()
+            .await?
+            .into_iter()
+            .find(|q| q.bank == bank && q.entry_id == entry_id);
+        if !entry.quarantined && recorded.is_none() {
+            return Err(GovError::Invalid(format!(
+                "entry {bank}/{entry_id} is not quarantined"
+            )));
+        }
+        let counts = self.store().entry_lifetime_counts(bank, entry_id).await?;
+        entry.quarantined = false;
+        self.propose(
+            actor,
+            NewProposal {
+                kind: ProposalKind::QuarantineRestore,
+                summary: format!("restore quarantined entry {bank}/{entry_id}: {reason}"),
+                diff: format!(
+                    "~ {bank}/{entry_id} {} labels=[{}]: quarantine lifted, automated action resumes, counts restart from zero\n  quarantined for: {}\n  lifetime: {} matches, {} upheld, {} overturned, {} disputed",
+                    entry.signal_type,
+                    entry.labels.join(","),
+                    recorded.map(|q| q.cause).unwrap_or_else(|| "(no recorded cause)".into()),
+                    counts.matches,
+                    counts.upheld,
+                    counts.overturned,
+                    counts.disputed
+                ),
+                payload: Payload::BankChanges {
+                    changes: vec![Change::UpsertEntry { entry }],
+                },
+            },
+        )
+        .await
+    }
+
+    /// Record the restore of every recorded quarantine that `changes` lift
+    /// (an entry upserted unflagged, a bank upserted with another status),
+    /// so counts start from zero. Runs before the changes apply, so the
+    /// quarantine loop never sees a lifted flag without its restore.
+    async fn record_restores(
+        &self,
+        actor: &str,
+        reason: &str,
+        changes: &[Change],
+    ) -> Result<(), GovError> {
+        let recorded = self.store().quarantined().await?;
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let keys: HashSet<(&str, &str)> = recorded
+            .iter()
+            .map(|q| (q.bank.as_str(), q.entry_id.as_str()))
+            .collect();
+        for c in changes {
+            let (bank, entry_id, target) = match c {
+                Change::UpsertEntry { entry } if !entry.quarantined => {
+                    (entry.bank.as_str(), entry.entry_id.as_str(), "entry")
+                }
+                Change::UpsertBank { bank }
+                    if bank.status != vigil_hashdb::BankStatus::Quarantined =>
+                {
+                    (bank.name.as_str(), "", "bank")
+                }
+                _ => continue,
+            };
+            if keys.contains(&(bank, entry_id))
+                && self
+                    .store()
+                    .record_restore(bank, entry_id, actor, reason)
+                    .await?
+            {
+                metrics::QUARANTINE_EVENTS
+                    .with_label_values(&[target, "restored"])
+                    .inc();
+                tracing::info!(bank, entry_id, "quarantine lifted; counts start from zero");
+            }
+        }
+        Ok(())
+    }
+
     /// Approve a proposal as `decider` (two-person rule checked by the
     /// store in the deciding transaction) and apply it.
     pub async fn approve(
@@ -344,6 +486,17 @@ impl Governance {
                 return Err(e.into());
             }
         };
+        // Only a restore (or a bank's re-activation) lifts a recorded
+        // quarantine; any other change that clears the flag (an import
+        // batch re-sharing the entry) has it put back by the quarantine loop.
+        if let (
+            ProposalKind::QuarantineRestore | ProposalKind::BankWiden,
+            Payload::BankChanges { changes },
+        ) = (p.kind, &p.payload)
+        {
+            let reason = format!("{} (proposed by {})", p.summary, p.proposed_by);
+            self.record_restores(decider, &reason, changes).await?;
+        }
         self.apply_payload(decider, &p.payload).await?;
         self.store().mark_proposal_applied(id).await?;
         metrics::PROPOSALS
@@ -381,6 +534,12 @@ impl Governance {
             }
             Payload::Policy { version, toml } => {
                 self.store().publish_policy(actor, version, toml).await?;
+                if let Some(shared) = &self.policy {
+                    let p = Policy::from_toml(toml).map_err(|e| GovError::Policy(e.to_string()))?;
+                    if shared.replace(p) {
+                        tracing::info!(policy_version = %version, "approved policy version now in force");
+                    }
+                }
             }
         }
         Ok(())
@@ -733,7 +892,22 @@ impl Governance {
                 decode_error: None,
                 decided_at: chrono::Utc::now(),
             };
-            self.store().write_verdict(&v, None).await?;
+            // Stored with its action in the actions outbox (one transaction),
+            // then published like a worker's verdict. Acting again is
+            // idempotent: the stored verdict is published again.
+            let stored = if self.store().write_verdict(&v, None).await? {
+                v
+            } else {
+                self.store()
+                    .verdict_for(&uid, &policy_version)
+                    .await?
+                    .unwrap_or(v)
+            };
+            if let (Some(p), Some(topic)) = (&self.banks.producer, &self.verdicts_topic) {
+                p.send_json(topic, stored.upload_id.as_str(), &stored)
+                    .await
+                    .map_err(BankError::Publish)?;
+            }
             self.store()
                 .record_referral_action(
                     id,
@@ -785,6 +959,22 @@ impl Governance {
     }
 }
 
+/// The vPDQ thresholds' part of a bank diff; empty when they are unchanged.
+fn vpdq_diff(old: &vigil_hashdb::VpdqThresholds, new: &vigil_hashdb::VpdqThresholds) -> String {
+    if old == new {
+        return String::new();
+    }
+    format!(
+        ", vpdq query/compared/distance {}%/{}%/{} -> {}%/{}%/{}",
+        old.query_pct,
+        old.compared_pct,
+        old.distance_tolerance,
+        new.query_pct,
+        new.compared_pct,
+        new.distance_tolerance
+    )
+}
+
 fn bank_diff(old: Option<&Bank>, new: &Bank) -> String {
     match old {
         None => format!(
@@ -795,7 +985,7 @@ fn bank_diff(old: Option<&Bank>, new: &Bank) -> String {
             new.labels.join(",")
         ),
         Some(o) => format!(
-            "bank {}: action {:?} -> {:?}, status {:?} -> {:?}, pdq_threshold {} -> {}, sampling {:?} -> {:?}",
+            "bank {}: action {:?} -> {:?}, status {:?} -> {:?}, pdq_threshold {} -> {}, sampling {:?} -> {:?}{}",
             new.name,
             o.action,
             new.action,
@@ -804,7 +994,8 @@ fn bank_diff(old: Option<&Bank>, new: &Bank) -> String {
             o.pdq_threshold,
             new.pdq_threshold,
             o.sampling_rate,
-            new.sampling_rate
+            new.sampling_rate,
+            vpdq_diff(&o.vpdq, &new.vpdq)
         ),
     }
 }

@@ -177,7 +177,8 @@ pub fn classify_bank(old: Option<&Bank>, new: &Bank) -> Option<ProposalKind> {
             if actioning(new) && widens_sampling(old.sampling_rate, new.sampling_rate) {
                 return Some(ProposalKind::BankWiden);
             }
-            (new.pdq_threshold > old.pdq_threshold).then_some(ProposalKind::ThresholdRaise)
+            (new.pdq_threshold > old.pdq_threshold || new.vpdq.looser_than(&old.vpdq))
+                .then_some(ProposalKind::ThresholdRaise)
         }
     }
 }
@@ -273,6 +274,20 @@ mod tests {
             Some(ProposalKind::ThresholdRaise)
         );
         assert_eq!(classify_bank(Some(&raised), &takedown), None);
+        // Looser vPDQ thresholds widen what matches, like a PDQ raise.
+        let mut loose_video = takedown.clone();
+        loose_video.vpdq.query_pct = 50.0;
+        assert_eq!(
+            classify_bank(Some(&takedown), &loose_video),
+            Some(ProposalKind::ThresholdRaise)
+        );
+        assert_eq!(classify_bank(Some(&loose_video), &takedown), None);
+        let mut wide_video = takedown.clone();
+        wide_video.vpdq.distance_tolerance = 40;
+        assert_eq!(
+            classify_bank(Some(&takedown), &wide_video),
+            Some(ProposalKind::ThresholdRaise)
+        );
         let mut disabled = takedown.clone();
         disabled.status = BankStatus::Disabled;
         assert_eq!(classify_bank(Some(&takedown), &disabled), None);

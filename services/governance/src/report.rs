@@ -4,7 +4,7 @@
 //! approver role; entries added per bank per month. Pure aggregation over
 //! rows the store reads.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One referral as the report needs it.
@@ -29,7 +29,7 @@ pub struct ProposalRow {
     pub decided_role: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Shares {
     pub total: u64,
     pub acted: u64,
@@ -43,7 +43,7 @@ pub struct Shares {
     pub median_handling_seconds: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GovernanceReport {
     pub referrals: Shares,
     pub referrals_by_issuer: BTreeMap<String, Shares>,

@@ -46,7 +46,7 @@ pub struct VideoAnalysis {
     /// The vPDQ of the upload (one feature per sampled frame).
     pub features: Vec<VpdqFeature>,
     pub duration_seconds: Option<f64>,
-    /// Banked videos whose shares meet the index's thresholds.
+    /// Banked videos whose shares meet their bank's thresholds.
     pub matches: Vec<VideoMatchEvidence>,
     /// Set when the video did not decode (also reported, mapped, in
     /// [`Analysis::decode_error`]).
@@ -87,6 +87,27 @@ fn timed<T>(stage: &'static str, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// What policy needs to know about one match found in the hash database
+/// (live lookups and retro-hunts alike).
+pub fn match_evidence(d: vigil_hashdb::MatchDetail) -> MatchEvidence {
+    MatchEvidence {
+        entry_quarantined: d.entry_quarantined,
+        charter: d.charter.clone(),
+        bank_action: d.bank_action,
+        bank_status: d.bank_status,
+        // Allow-list banks and quarantined banks are handled by their
+        // action and status; the rest is entry-level.
+        suppress_reason: (d.suppresses_automation
+            && d.bank_action != vigil_hashdb::BankAction::Allow
+            && d.bank_status == vigil_hashdb::BankStatus::Active)
+            .then(|| {
+                d.reason
+                    .unwrap_or_else(|| "entry is disputed or quarantined".into())
+            }),
+        m: d.m,
+    }
+}
+
 impl Analyzer {
     pub fn new(hashdb: SharedHashDb, classifier: Option<Arc<Classifier>>, limits: Limits) -> Self {
         Analyzer {
@@ -110,22 +131,7 @@ impl Analyzer {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         db.lookup_detailed(query)
             .into_iter()
-            .map(|d| MatchEvidence {
-                entry_quarantined: d.entry_quarantined,
-                charter: d.charter.clone(),
-                bank_action: d.bank_action,
-                bank_status: d.bank_status,
-                // Allow-list banks and quarantined banks are handled by their
-                // action and status; the rest is entry-level.
-                suppress_reason: (d.suppresses_automation
-                    && d.bank_action != vigil_hashdb::BankAction::Allow
-                    && d.bank_status == vigil_hashdb::BankStatus::Active)
-                    .then(|| {
-                        d.reason
-                            .unwrap_or_else(|| "entry is disputed or quarantined".into())
-                    }),
-                m: d.m,
-            })
+            .map(match_evidence)
             .collect::<Vec<_>>()
     }
 
@@ -209,7 +215,6 @@ impl Analyzer {
             }
         }
         let banked = video.index.read().unwrap_or_else(|p| p.into_inner());
-        let cfg = *banked.config();
         let hits = banked.index().matches(features);
         drop(banked);
         hits.into_iter()
@@ -227,9 +232,10 @@ impl Analyzer {
                     bank_action,
                     bank_status,
                     charter,
-                    query_threshold_pct: cfg.query_threshold_pct,
-                    compared_threshold_pct: cfg.compared_threshold_pct,
-                    distance_tolerance: cfg.distance_tolerance,
+                    // The bank's own vPDQ thresholds, as the index used them.
+                    query_threshold_pct: h.config.query_threshold_pct,
+                    compared_threshold_pct: h.config.compared_threshold_pct,
+                    distance_tolerance: h.config.distance_tolerance,
                     m: h.m,
                 }
             })

@@ -25,6 +25,8 @@ pub use messages::{
     Action, DlqRecord, PlatformContext, ReviewItem, SignalValue, UploadId, UploadMsg, Verdict,
     MESSAGE_VERSION,
 };
-pub use policy::{AuditPolicy, Policy, PolicyError, ReferralActionPolicy, ReferralPolicy};
+pub use policy::{
+    AuditPolicy, Policy, PolicyError, ReferralActionPolicy, ReferralPolicy, SharedPolicy,
+};
 pub use sor::StatementOfReasons;
 pub use videos::BankedVideos;

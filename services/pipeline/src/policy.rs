@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -21,7 +22,7 @@ pub enum PolicyError {
     Parse(#[from] toml::de::Error),
     #[error("invalid policy: {0}")]
     Invalid(String),
-    #[error("invalid policy: {name} = {rate} is not a sampling rate in 0..=1")]
+    #[error("invalid policy: {name} = {rate} is not a share in 0..=1")]
     BadSampleRate { name: String, rate: f64 },
     #[error("invalid policy: audit sampling is on but audit.salt is empty")]
     MissingSalt,
@@ -147,6 +148,15 @@ pub struct AuditPolicy {
     /// tell which uploads are audited; changing it changes the sample.
     #[serde(default)]
     pub salt: String,
+    /// The false-positive rate (0..=1) the platform accepts for automated
+    /// actions. Exported as `vigil_accountability_false_positive_budget`;
+    /// the alert rules compare the estimate's Wilson bounds with it.
+    #[serde(default)]
+    pub false_positive_budget: Option<f64>,
+    /// The miss rate (0..=1) the platform accepts among passed uploads,
+    /// exported as `vigil_accountability_miss_budget`.
+    #[serde(default)]
+    pub miss_budget: Option<f64>,
 }
 
 impl AuditPolicy {
@@ -173,6 +183,14 @@ impl AuditPolicy {
         )?;
         check("audit.pass_sample_rate".into(), self.pass_sample_rate)?;
         check("audit.shadow_sample_rate".into(), self.shadow_sample_rate)?;
+        for (name, budget) in [
+            ("audit.false_positive_budget", self.false_positive_budget),
+            ("audit.miss_budget", self.miss_budget),
+        ] {
+            if let Some(b) = budget {
+                check(name.into(), b)?;
+            }
+        }
         for (b, r) in &self.banks {
             check(format!("audit.banks.{b}"), *r)?;
         }
@@ -192,6 +210,35 @@ fn default_min_quality() -> u8 {
 
 fn default_undecodable() -> UndecodableAction {
     UndecodableAction::None
+}
+
+/// The policy in force in a running process, shared by its workers, hook
+/// and APIs. An approved policy version replaces it without a restart:
+/// readers take the current `Arc<Policy>` once per decision, so one
+/// decision never mixes two versions.
+#[derive(Debug, Clone)]
+pub struct SharedPolicy(Arc<RwLock<Arc<Policy>>>);
+
+impl SharedPolicy {
+    pub fn new(policy: Policy) -> SharedPolicy {
+        SharedPolicy(Arc::new(RwLock::new(Arc::new(policy))))
+    }
+
+    /// The policy in force now.
+    pub fn current(&self) -> Arc<Policy> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Put `policy` in force. Returns false (and changes nothing) when its
+    /// version is already the one in force.
+    pub fn replace(&self, policy: Policy) -> bool {
+        let mut cur = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if cur.version == policy.version {
+            return false;
+        }
+        *cur = Arc::new(policy);
+        true
+    }
 }
 
 /// The policy `vigil serve` uses when none is configured.
@@ -294,6 +341,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_shared_policy_is_replaced_by_a_new_version_only() {
+        let shared = SharedPolicy::new(Policy::builtin());
+        let before = shared.current();
+        assert!(
+            !shared.replace(Policy::builtin()),
+            "same version: no change"
+        );
+        let mut next = Policy::builtin();
+        next.version = "next".into();
+        assert!(shared.replace(next));
+        assert_eq!(shared.current().version, "next");
+        // A reader that took the old one keeps it for its decision.
+        assert_eq!(before.version, Policy::builtin().version);
+    }
+
+    #[test]
     fn builtin_policy_is_valid() {
         let p = Policy::builtin();
         assert!(p.pdq.auto_threshold <= p.pdq.review_threshold);
@@ -334,6 +397,12 @@ mod tests {
         assert!(matches!(
             with("pass_sample_rate = 0.01", "pass_sample_rate = nan"),
             Err(PolicyError::BadSampleRate { .. })
+        ));
+        assert_eq!(p.audit.false_positive_budget, Some(0.05));
+        assert_eq!(p.audit.miss_budget, Some(0.02));
+        assert!(matches!(
+            with("miss_budget = 0.02", "miss_budget = 2"),
+            Err(PolicyError::BadSampleRate { ref name, .. }) if name == "audit.miss_budget"
         ));
         assert!(matches!(
             with("salt = \"", "salt = \"\" # \""),

@@ -7,12 +7,13 @@
 //! that read the same head cannot both append after it; the loser's
 //! transaction fails and is retried on the new head.
 
+use crate::accountability::Period;
 use crate::db::{now, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 use vigil_governance::chain::{next_record, ChainRecord, Checkpoint, NewRecord};
 use vigil_governance::proposal::{may_decide, Payload, ProposalKind, RuleError, Status};
 use vigil_governance::referral::{NewReferral, ReferralStatus, Target};
-use vigil_governance::report::{ProposalRow, ReferralRow};
+use vigil_governance::report::{GovernanceReport, ProposalRow, ReferralRow};
 use vigil_governance::{Charter, Role as GovRole};
 
 /// How often an append is retried after losing a race for the head.
@@ -809,13 +810,31 @@ impl Store {
 
     // ---- report ----
 
-    /// The rows the governance report aggregates: referrals, proposals, and
-    /// `(bank, YYYY-MM)` per entry added (from the change log).
-    pub async fn governance_report_rows(
+    /// The governance section of the transparency report for `period`:
+    /// referrals received, proposals made and entries added in it.
+    pub async fn governance_report(&self, period: &Period) -> Result<GovernanceReport, StoreError> {
+        let (r, p, e) = self.governance_report_rows_in(period).await?;
+        Ok(vigil_governance::report::build(&r, &p, &e))
+    }
+
+    /// The rows the governance report aggregates: referrals received,
+    /// proposals made, and `(bank, YYYY-MM)` per entry added (from the
+    /// change log) in `period`.
+    pub async fn governance_report_rows_in(
         &self,
+        period: &Period,
     ) -> Result<(Vec<ReferralRow>, Vec<ProposalRow>, Vec<(String, String)>), StoreError> {
-        let mut referrals = Vec::new();
-        for r in self.referrals(i64::MAX).await? {
+        let (from, to) = period.bounds();
+        let rows = sqlx::query(
+            "SELECT * FROM gov_referrals WHERE received_at >= $1 AND received_at < $2 ORDER BY received_at",
+        )
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut referrals = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let r = referral_row(row)?;
             let handling_seconds = r.handled_at.as_deref().and_then(|h| {
                 let a = chrono::DateTime::parse_from_rfc3339(&r.received_at).ok()?;
                 let b = chrono::DateTime::parse_from_rfc3339(h).ok()?;
@@ -828,10 +847,14 @@ impl Store {
                 handling_seconds,
             });
         }
-        let proposals = sqlx::query("SELECT kind, status, decided_role FROM gov_proposals")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
+        let proposals = sqlx::query(
+            "SELECT kind, status, decided_role FROM gov_proposals WHERE proposed_at >= $1 AND proposed_at < $2",
+        )
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
             .map(|r| {
                 Ok(ProposalRow {
                     kind: r.try_get("kind")?,
@@ -842,9 +865,13 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         // Entries added: inserts of entries that were not live before show
         // in the log as `entry_added`.
-        let rows = sqlx::query("SELECT at, payload FROM gov_changelog WHERE kind = 'entry_added'")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT at, payload FROM gov_changelog WHERE kind = 'entry_added' AND at >= $1 AND at < $2",
+        )
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         let mut added = Vec::with_capacity(rows.len());
         for r in rows {
             let at: String = r.try_get("at")?;

@@ -2,12 +2,15 @@
 //! chained with its actor; editing, deleting or reordering rows directly in
 //! SQLite or PostgreSQL is caught at the first broken link; two processes
 //! appending at once never fork the chain; proposals obey the two-person
-//! rule inside the database transaction.
+//! rule inside the database transaction; the transparency report counts
+//! referrals, guarded changes and entries added.
 
 use sqlx::Executor;
 use vigil_governance::chain::{self, signing_key_from_seed, Break, Checkpoint};
 use vigil_governance::proposal::{Payload, ProposalKind, RuleError, Status};
+use vigil_governance::referral::{NewReferral, ReferralStatus, Target};
 use vigil_hashdb::{Bank, BankAction, BankEntry, Change, SignalType};
+use vigil_store::accountability::Period;
 use vigil_store::{DecideProposalError, NewProposal, Role, Store};
 
 fn pg_url() -> String {
@@ -344,4 +347,211 @@ async fn postgres_concurrent_appends_do_not_fork_the_chain() {
     two_person_rule(&a).await;
     drop(b);
     a.drop_schema(&schema).await.unwrap();
+}
+
+fn order(issuer: &str, jurisdictions: &[&str]) -> NewReferral {
+    NewReferral {
+        issuer: issuer.into(),
+        legal_basis: "EU TCO Regulation 2021/784 art. 3".into(),
+        reference: None,
+        jurisdictions: jurisdictions.iter().map(|j| j.to_string()).collect(),
+        deadline: None,
+        targets: vec![Target::Hash {
+            signal_type: "pdq".into(),
+            signal: hex(9),
+        }],
+    }
+}
+
+/// Seed referrals, proposals and bank entries, then read the governance
+/// numbers back from the transparency report.
+async fn governance_in_the_report(store: &Store, raw: &sqlx::AnyPool) {
+    store.upsert_user("alice", Role::Lead, "x").await.unwrap();
+    store.upsert_user("bob", Role::Admin, "x").await.unwrap();
+    store.upsert_user("lena", Role::Lead, "x").await.unwrap();
+
+    // Four referrals received on 2026-11-02 at 10:00: Europol (DE+FR) acted
+    // on after 10 min, Europol (DE) contested after 30 min, BKA (DE)
+    // refused after 60 min, BKA (AT) still open.
+    let received = "2026-11-02T10:00:00.000000Z";
+    let handled = [
+        (
+            order("Europol IRU", &["DE", "FR"]),
+            Some((ReferralStatus::Acted, "2026-11-02T10:10:00.000000Z")),
+        ),
+        (
+            order("Europol IRU", &["DE"]),
+            Some((ReferralStatus::Contested, "2026-11-02T10:30:00.000000Z")),
+        ),
+        (
+            order("BKA", &["DE"]),
+            Some((ReferralStatus::Refused, "2026-11-02T11:00:00.000000Z")),
+        ),
+        (order("BKA", &["AT"]), None),
+    ];
+    for (r, outcome) in handled {
+        let id = store.add_referral("alice", &r, received).await.unwrap();
+        if let Some((status, at)) = outcome {
+            let reason = (status != ReferralStatus::Acted).then_some("news footage");
+            assert!(store
+                .set_referral_status(&id, status, "bob", reason)
+                .await
+                .unwrap());
+            // Handling times fixed for the test (the store stamps the clock).
+            sqlx::query("UPDATE gov_referrals SET handled_at = $1 WHERE referral_id = $2")
+                .bind(at)
+                .bind(id.as_str())
+                .execute(raw)
+                .await
+                .unwrap();
+        }
+    }
+
+    // Guarded changes: an entries batch approved by an admin, a charter
+    // approved by a lead, a threshold raise rejected, a policy pending.
+    let proposal = |kind| NewProposal {
+        kind,
+        summary: "s".into(),
+        payload: Payload::BankChanges { changes: vec![] },
+        diff: "d".into(),
+    };
+    let a = store
+        .create_proposal("alice", &proposal(ProposalKind::EntriesAdd))
+        .await
+        .unwrap();
+    store.decide_proposal(&a, "bob", true, None).await.unwrap();
+    let b = store
+        .create_proposal("alice", &proposal(ProposalKind::CharterChange))
+        .await
+        .unwrap();
+    store.decide_proposal(&b, "lena", true, None).await.unwrap();
+    let c = store
+        .create_proposal("lena", &proposal(ProposalKind::ThresholdRaise))
+        .await
+        .unwrap();
+    store
+        .decide_proposal(&c, "alice", false, Some("too wide"))
+        .await
+        .unwrap();
+    store
+        .create_proposal("alice", &proposal(ProposalKind::PolicyVersion))
+        .await
+        .unwrap();
+
+    // Entries: three into `tk`, one into `rv`; a replay adds nothing.
+    for (bank, action) in [("tk", BankAction::Takedown), ("rv", BankAction::ReviewOnly)] {
+        store
+            .apply_changes_as(
+                "bob",
+                &[Change::UpsertBank {
+                    bank: Bank::new(bank, action),
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    for (bank, i) in [("tk", 1u8), ("tk", 2), ("tk", 3), ("rv", 4), ("tk", 1)] {
+        store
+            .apply_changes_as(
+                "bob",
+                &[Change::UpsertEntry {
+                    entry: BankEntry::derived(bank, SignalType::Pdq, &hex(i)),
+                }],
+            )
+            .await
+            .unwrap();
+    }
+
+    let report = store
+        .transparency_report(&Period::default(), chrono::Utc::now())
+        .await
+        .unwrap();
+    let g = report.governance.clone().expect("the governance section");
+    assert_eq!(g.referrals.total, 4);
+    assert_eq!(
+        (
+            g.referrals.acted,
+            g.referrals.contested,
+            g.referrals.refused,
+            g.referrals.open
+        ),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(g.referrals.acted_share, 0.25);
+    assert_eq!(g.referrals.median_handling_seconds, Some(1800.0));
+    let europol = &g.referrals_by_issuer["Europol IRU"];
+    assert_eq!((europol.total, europol.acted, europol.contested), (2, 1, 1));
+    assert_eq!(europol.acted_share, 0.5);
+    assert_eq!(europol.median_handling_seconds, Some(1200.0));
+    let bka = &g.referrals_by_issuer["BKA"];
+    assert_eq!((bka.total, bka.refused, bka.open), (2, 1, 1));
+    assert_eq!(bka.median_handling_seconds, Some(3600.0));
+    assert_eq!(g.referrals_by_jurisdiction["DE"].total, 3);
+    assert_eq!(g.referrals_by_jurisdiction["FR"].acted, 1);
+    assert_eq!(g.referrals_by_jurisdiction["AT"].open, 1);
+    assert_eq!(g.bank_changes_by_kind["entries_add"]["approved"], 1);
+    assert_eq!(g.bank_changes_by_kind["charter_change"]["approved"], 1);
+    assert_eq!(g.bank_changes_by_kind["threshold_raise"]["rejected"], 1);
+    assert_eq!(g.bank_changes_by_kind["policy_version"]["pending"], 1);
+    assert_eq!(g.bank_changes_by_approver_role.get("admin"), Some(&1));
+    assert_eq!(g.bank_changes_by_approver_role.get("lead"), Some(&1));
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert_eq!(g.entries_added_by_bank_month["tk"][&month], 3);
+    assert_eq!(g.entries_added_by_bank_month["rv"][&month], 1);
+
+    // JSON and HTML carry the numbers.
+    let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(v["governance"]["referrals_by_issuer"]["BKA"]["refused"], 1);
+    assert_eq!(
+        v["governance"]["referrals"]["median_handling_seconds"],
+        1800.0
+    );
+    let html = report.to_html();
+    assert!(html.contains("<td>Europol IRU</td><td>2</td><td>1 (50.0%)</td><td>1 (50.0%)</td><td>0 (0.0%)</td><td>0</td><td>20.0 min</td>"), "{html}");
+    assert!(html.contains(&format!("<td>tk</td><td>{month}</td><td>3</td>")));
+
+    // A period before all of it: nothing received, proposed or added.
+    let before = Period {
+        from: Some("2000-01-01T00:00:00.000000Z".into()),
+        to: Some("2000-02-01T00:00:00.000000Z".into()),
+    };
+    let g = store
+        .transparency_report(&before, chrono::Utc::now())
+        .await
+        .unwrap()
+        .governance
+        .unwrap();
+    assert_eq!(g.referrals.total, 0);
+    assert!(g.bank_changes_by_kind.is_empty() && g.entries_added_by_bank_month.is_empty());
+    // The referrals' own period (received on 2026-11-02) holds only them.
+    let day = Period {
+        from: Some("2026-11-02T00:00:00.000000Z".into()),
+        to: Some("2026-11-03T00:00:00.000000Z".into()),
+    };
+    let g = store
+        .transparency_report(&day, chrono::Utc::now())
+        .await
+        .unwrap()
+        .governance
+        .unwrap();
+    assert_eq!(g.referrals.total, 4);
+}
+
+#[tokio::test]
+async fn sqlite_transparency_report_counts_governance() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    let store = Store::connect(&url, 4, None).await.unwrap();
+    let r = raw(&url, None).await;
+    governance_in_the_report(&store, &r).await;
+}
+
+#[tokio::test]
+async fn postgres_transparency_report_counts_governance() {
+    let schema = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
+    let store = Store::connect(&pg_url(), 4, Some(&schema)).await.unwrap();
+    let r = raw(&pg_url(), Some(&schema)).await;
+    governance_in_the_report(&store, &r).await;
+    drop(r);
+    store.drop_schema(&schema).await.unwrap();
 }

@@ -215,6 +215,5 @@ pub async fn seed_charter(
 
 /// The governance report as JSON and text.
 pub async fn report(store: &Store) -> anyhow::Result<vigil_governance::report::GovernanceReport> {
-    let (r, p, e) = store.governance_report_rows().await?;
-    Ok(vigil_governance::report::build(&r, &p, &e))
+    Ok(store.governance_report(&Default::default()).await?)
 }

@@ -148,6 +148,40 @@ fn no_single_user_can_widen_removal_over_the_cli() {
     only_a_second_person_approves(&cli, &out, "entries_add");
     assert!(cli.ok(None, &["match", q]).contains("\ttk\t"));
 
+    // entries_add: re-enabling a removed entry waits too.
+    let entry_id = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("entry_id="))
+        .unwrap()
+        .to_string();
+    cli.ok(Some(ALICE), &["bank", "remove", "--bank", "tk", &entry_id]);
+    assert_eq!(cli.ok(None, &["match", q]).trim(), "", "removing: at once");
+    let out = cli.ok(Some(ALICE), &["bank", "add", "--bank", "tk", h1]);
+    assert_eq!(cli.ok(None, &["match", q]).trim(), "");
+    only_a_second_person_approves(&cli, &out, "entries_add");
+    assert!(cli.ok(None, &["match", q]).contains("\ttk\t"));
+
+    // threshold_raise: lowering applies at once, raising waits.
+    let listed = |cli: &Cli| cli.ok(None, &["bank", "list"]);
+    let out = cli.ok(Some(ALICE), &["bank", "threshold", "tk", "8"]);
+    assert!(out.contains("changed=1"), "{out}");
+    assert!(
+        listed(&cli).contains("\tpdq_threshold=8\t"),
+        "{}",
+        listed(&cli)
+    );
+    let out = cli.ok(Some(ALICE), &["bank", "threshold", "tk", "24"]);
+    assert!(listed(&cli).contains("\tpdq_threshold=8\t"));
+    only_a_second_person_approves(&cli, &out, "threshold_raise");
+    assert!(listed(&cli).contains("\tpdq_threshold=24\t"));
+
+    // bank_widen: re-activating a disabled actioning bank.
+    cli.ok(Some(ALICE), &["bank", "status", "tk", "disabled"]);
+    let out = cli.ok(Some(ALICE), &["bank", "status", "tk", "active"]);
+    assert!(listed(&cli).contains("status=Disabled"));
+    only_a_second_person_approves(&cli, &out, "bank_widen");
+    assert!(listed(&cli).contains("status=Active"));
+
     // charter_change.
     let charter = serde_json::json!({
         "scope": "Attacker manifestos", "allowed_labels": ["gifct:attacker_manifesto"],
@@ -314,7 +348,7 @@ fn no_single_user_can_widen_removal_over_the_cli() {
     let report: serde_json::Value =
         serde_json::from_str(&cli.ok(None, &["audit", "report", "--json"])).unwrap();
     assert_eq!(report["referrals"]["contested"], 1);
-    assert_eq!(report["bank_changes_by_approver_role"]["admin"], 7);
+    assert_eq!(report["bank_changes_by_approver_role"]["admin"], 10);
     assert_eq!(
         report["entries_added_by_bank_month"]["tk"]
             .as_object()
@@ -322,7 +356,8 @@ fn no_single_user_can_widen_removal_over_the_cli() {
             .values()
             .map(|v| v.as_u64().unwrap())
             .sum::<u64>(),
-        2
+        3,
+        "h1, h1 again (re-enabled after its removal), h2"
     );
 
     // The change log: signed, exported, verified with the public key alone.
