@@ -8,6 +8,7 @@
 use crate::estimate::Estimate;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
+use vigil_governance::report::{GovernanceReport, Shares};
 
 /// A count under a key (an action, a cause, a label, a bank).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,18 +100,38 @@ pub struct ShadowSection {
     pub shadow_right: Option<Estimate>,
 }
 
-/// Past uploads found by hashes added later (fed by the retro-hunt).
+/// Past uploads found by hashes added later (fed by the retro-hunt):
+/// misses at the time of upload, counted by when the upload was received.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RetroHuntSection {
+    /// Distinct uploads found.
     pub matches: u64,
+    /// Distinct uploads found, per bank of the entry that found them.
     pub by_bank: Vec<Count>,
+    /// Median time from upload to being found, over the uploads found.
+    #[serde(default)]
+    pub median_delay_seconds: Option<f64>,
+    /// The same median per bank.
+    #[serde(default)]
+    pub delay_by_bank: Vec<BankDelay>,
 }
 
-/// Bank entries quarantined for too many overturns.
+/// A bank's median retro-hunt delay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BankDelay {
+    pub bank: String,
+    pub median_delay_seconds: f64,
+}
+
+/// Bank entries (and whole banks) quarantined now for too many overturns:
+/// their matches go to review instead of being acted on.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuarantineSection {
     pub entries: u64,
     pub by_bank: Vec<Count>,
+    /// Whole banks under quarantine.
+    #[serde(default)]
+    pub banks: Vec<String>,
 }
 
 /// A further section of counts, for parts of Vigil that report on
@@ -145,6 +166,11 @@ pub struct TransparencyReport {
     pub retro_hunt: Option<RetroHuntSection>,
     pub quarantine: Option<QuarantineSection>,
     pub extra: Vec<ExtraSection>,
+    /// Referrals from authorities, guarded bank and policy changes, and
+    /// entries added per bank and month (DESIGN.md §6a), as
+    /// `vigil-governance` aggregates them.
+    #[serde(default)]
+    pub governance: Option<GovernanceReport>,
 }
 
 /// Escape text for HTML element content and quoted attribute values.
@@ -291,6 +317,110 @@ fn estimate_table(rows: &[GroupEstimate]) -> String {
     s
 }
 
+/// One table row of referral shares under `name`.
+fn shares_row(name: &str, s: &Shares) -> String {
+    format!(
+        "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td>{} ({})</td><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+        escape(name),
+        s.total,
+        s.acted,
+        pct(s.acted_share),
+        s.contested,
+        pct(s.contested_share),
+        s.refused,
+        pct(s.refused_share),
+        s.open,
+        secs(s.median_handling_seconds)
+    )
+}
+
+/// The governance sections: referrals by issuer and jurisdiction, guarded
+/// changes by kind and approver role, entries added per bank and month.
+fn governance_html(g: &GovernanceReport) -> String {
+    let mut h = String::from(
+        "<h2>Referrals and removal orders from authorities</h2>\
+         <p class=\"note\">Requests from authorities, recorded with their issuer, legal basis and jurisdictions. \
+         Acted: the named uploads were restricted in the order's jurisdictions or taken down. Contested or refused: \
+         a person disputed the order, with a reason. Handling time runs from receipt to the first handling.</p>",
+    );
+    let head =
+        "<table><tr><th></th><th>referrals</th><th>acted on</th><th>contested</th><th>refused</th>\
+                <th>open</th><th>median handling time</th></tr>";
+    h.push_str(head);
+    h.push_str(&shares_row("all", &g.referrals));
+    h.push_str("</table>");
+    if !g.referrals_by_issuer.is_empty() {
+        h.push_str("<h3>By issuer</h3>");
+        h.push_str(&head.replace("<th></th>", "<th>issuer</th>"));
+        for (k, s) in &g.referrals_by_issuer {
+            h.push_str(&shares_row(k, s));
+        }
+        h.push_str("</table>");
+    }
+    if !g.referrals_by_jurisdiction.is_empty() {
+        h.push_str("<h3>By jurisdiction</h3><p class=\"note\">An order naming several jurisdictions counts under each.</p>");
+        h.push_str(&head.replace("<th></th>", "<th>jurisdiction</th>"));
+        for (k, s) in &g.referrals_by_jurisdiction {
+            h.push_str(&shares_row(k, s));
+        }
+        h.push_str("</table>");
+    }
+
+    h.push_str(
+        "<h2>Guarded bank and policy changes</h2>\
+         <p class=\"note\">Changes that widen what Vigil removes wait as proposals until a second person with the \
+         lead or admin role approves them (auto_approved: an import from a source the bank's charter trusts).</p>",
+    );
+    if g.bank_changes_by_kind.is_empty() {
+        h.push_str("<p class=\"empty\">none in this period</p>");
+    } else {
+        h.push_str("<table><tr><th>kind</th><th>pending</th><th>approved</th><th>auto_approved</th><th>rejected</th></tr>");
+        for (kind, by) in &g.bank_changes_by_kind {
+            let n = |s: &str| by.get(s).copied().unwrap_or(0);
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(kind),
+                n("pending"),
+                n("approved"),
+                n("auto_approved"),
+                n("rejected")
+            );
+        }
+        h.push_str("</table>");
+    }
+    let roles: Vec<Count> = g
+        .bank_changes_by_approver_role
+        .iter()
+        .map(|(k, n)| Count::new(k.clone(), *n))
+        .collect();
+    let _ = write!(
+        h,
+        "<h3>Applied changes by approver role</h3>{}",
+        count_chart(&roles)
+    );
+
+    h.push_str("<h2>Entries added per bank and month</h2>");
+    if g.entries_added_by_bank_month.is_empty() {
+        h.push_str("<p class=\"empty\">none in this period</p>");
+    } else {
+        h.push_str("<table><tr><th>bank</th><th>month</th><th>entries added</th></tr>");
+        for (bank, months) in &g.entries_added_by_bank_month {
+            for (m, n) in months {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    escape(bank),
+                    escape(m),
+                    n
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
+    h
+}
+
 impl TransparencyReport {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the report serialises")
@@ -406,18 +536,41 @@ impl TransparencyReport {
         if let Some(rh) = &self.retro_hunt {
             let _ = write!(
                 h,
-                "<h2>Retro-hunt misses</h2><p>Past uploads matched by hashes added later: <b>{}</b>.</p>{}",
+                "<h2>Retro-hunt misses</h2><p>Past uploads matched by hashes added later (misses at the time of upload): <b>{}</b>",
                 rh.matches,
-                count_chart(&rh.by_bank)
             );
+            if let Some(d) = rh.median_delay_seconds {
+                let _ = write!(h, "; median delay until found {}", secs(Some(d)));
+            }
+            h.push_str(".</p>");
+            h.push_str(&count_chart(&rh.by_bank));
+            if !rh.delay_by_bank.is_empty() {
+                h.push_str("<table><tr><th>bank</th><th>median delay</th></tr>");
+                for d in &rh.delay_by_bank {
+                    let _ = write!(
+                        h,
+                        "<tr><td>{}</td><td>{}</td></tr>",
+                        escape(&d.bank),
+                        secs(Some(d.median_delay_seconds))
+                    );
+                }
+                h.push_str("</table>");
+            }
         }
         if let Some(q) = &self.quarantine {
             let _ = write!(
                 h,
-                "<h2>Quarantined bank entries</h2><p>Entries quarantined for too many overturns: <b>{}</b>.</p>{}",
+                "<h2>Quarantined bank entries</h2><p>Entries quarantined now for too many overturns (their matches go to review): <b>{}</b>.</p>{}",
                 q.entries,
                 count_chart(&q.by_bank)
             );
+            if !q.banks.is_empty() {
+                let names: Vec<String> = q.banks.iter().map(|b| escape(b)).collect();
+                let _ = write!(h, "<p>Whole banks quarantined: {}.</p>", names.join(", "));
+            }
+        }
+        if let Some(g) = &self.governance {
+            h.push_str(&governance_html(g));
         }
         for x in &self.extra {
             let _ = write!(h, "<h2>{}</h2>", escape(&x.title));
@@ -497,6 +650,36 @@ mod tests {
     }
 
     #[test]
+    fn retro_hunt_and_quarantine_sections_render() {
+        let mut r = sample();
+        r.retro_hunt = Some(RetroHuntSection {
+            matches: 3,
+            by_bank: vec![Count::new("late<bank>", 3)],
+            median_delay_seconds: Some(5400.0),
+            delay_by_bank: vec![BankDelay {
+                bank: "late<bank>".into(),
+                median_delay_seconds: 5400.0,
+            }],
+        });
+        r.quarantine = Some(QuarantineSection {
+            entries: 1,
+            by_bank: vec![Count::new("q-bank", 1)],
+            banks: vec!["whole<bank>".into()],
+        });
+        let h = r.to_html();
+        assert!(h.contains("Retro-hunt misses"));
+        assert!(h.contains("median delay until found 90.0 min"), "{h}");
+        assert!(h.contains("late&lt;bank&gt;") && !h.contains("late<bank>"));
+        assert!(h.contains("Whole banks quarantined: whole&lt;bank&gt;"));
+        let back: TransparencyReport = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(back, r);
+        // Reports written before the delay fields existed still read.
+        let old: RetroHuntSection =
+            serde_json::from_str(r#"{"matches": 1, "by_bank": []}"#).unwrap();
+        assert_eq!(old.median_delay_seconds, None);
+    }
+
+    #[test]
     fn html_escapes_hostile_strings() {
         let h = sample().to_html();
         assert!(!h.contains("<script>"), "raw script tag in report");
@@ -520,6 +703,58 @@ mod tests {
         assert!(!h.contains("src=\"http"), "no external resources");
         // Sections without data say so instead of drawing nothing.
         assert!(h.contains("no audited items in this period"));
+    }
+
+    #[test]
+    fn governance_sections_show_referrals_changes_and_entries() {
+        use vigil_governance::report::{build, ProposalRow, ReferralRow};
+        let referral = |issuer: &str, j: &[&str], status: &str, t: Option<f64>| ReferralRow {
+            issuer: issuer.into(),
+            jurisdictions: j.iter().map(|s| s.to_string()).collect(),
+            status: status.into(),
+            handling_seconds: t,
+        };
+        let g = build(
+            &[
+                referral("Europol <IRU>", &["DE", "FR"], "acted", Some(600.0)),
+                referral("Europol <IRU>", &["DE"], "contested", Some(1800.0)),
+                referral("BKA", &["DE"], "open", None),
+            ],
+            &[ProposalRow {
+                kind: "entries_add".into(),
+                status: "approved".into(),
+                decided_role: Some("admin".into()),
+            }],
+            &[("tk".into(), "2026-11".into())],
+        );
+        let r = TransparencyReport {
+            governance: Some(g),
+            ..sample()
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(
+            v["governance"]["referrals_by_jurisdiction"]["DE"]["total"],
+            3
+        );
+        assert_eq!(v["governance"]["bank_changes_by_approver_role"]["admin"], 1);
+        let back: TransparencyReport = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(back, r);
+        let h = r.to_html();
+        assert!(h.contains("Referrals and removal orders"), "{h}");
+        assert!(h.contains(
+            "<td>Europol &lt;IRU&gt;</td><td>2</td><td>1 (50.0%)</td><td>1 (50.0%)</td>"
+        ));
+        assert!(h.contains("<td>FR</td><td>1</td><td>1 (100.0%)</td>"));
+        // Median handling time of the handled ones: 600 s and 1800 s.
+        assert!(h.contains("<td>20.0 min</td>"), "{h}");
+        assert!(h.contains("<tr><td>entries_add</td><td>0</td><td>1</td>"));
+        assert!(h.contains("<td>tk</td><td>2026-11</td><td>1</td>"));
+        assert!(!h.contains("<IRU>"));
+        // A report without the section (an older JSON) still reads.
+        let mut old = v.clone();
+        old.as_object_mut().unwrap().remove("governance");
+        let back: TransparencyReport = serde_json::from_value(old).unwrap();
+        assert!(back.governance.is_none());
     }
 
     #[test]

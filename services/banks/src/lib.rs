@@ -2,12 +2,16 @@
 //! [`BankService`], which writes it to the database (the system of record)
 //! and then publishes it on `vigil.hashdb`, so running workers apply it
 //! within moments. Imports stream exchange files in bounded batches. The
-//! HTTP API (`/v1/banks…`, `/v1/lookup`) is a thin layer over the service.
+//! HTTP API (`/v1/banks…`, `/v1/lookup`, `/api/quarantine`) is a thin
+//! layer over the service. The self-correcting loops live here too: the
+//! retro-hunt ([`retrohunt`]) and automatic quarantine ([`quarantine`]).
 #![forbid(unsafe_code)]
 
 mod api;
 pub mod governance;
 pub mod metrics;
+pub mod quarantine;
+pub mod retrohunt;
 
 pub use api::router;
 pub use governance::{GovError, Governance, GovernedImport, Submitted};

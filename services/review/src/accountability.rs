@@ -5,7 +5,7 @@
 //! the sampling weights and the join of samples with review answers that
 //! only the database holds.
 
-use prometheus::{register_gauge_vec, GaugeVec};
+use prometheus::{register_gauge, register_gauge_vec, Gauge, GaugeVec};
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -21,29 +21,13 @@ pub struct RateGauges {
     n: GaugeVec,
 }
 
-fn gauge(name: &str, help: &str) -> GaugeVec {
+/// One `{by, group}` gauge. The names are literals at each call, so the
+/// deploy-file test's scan of `register_…` calls finds every one.
+fn register_group_gauge(name: &str, help: &str) -> GaugeVec {
     register_gauge_vec!(name, help, &["by", "group"]).expect("metric registers once")
 }
 
 impl RateGauges {
-    fn new(base: &str, what: &str) -> RateGauges {
-        RateGauges {
-            rate: gauge(&format!("{base}_rate"), &format!("Estimated {what}.")),
-            lower: gauge(
-                &format!("{base}_rate_lower"),
-                &format!("Lower Wilson 95% bound of the {what}."),
-            ),
-            upper: gauge(
-                &format!("{base}_rate_upper"),
-                &format!("Upper Wilson 95% bound of the {what}."),
-            ),
-            n: gauge(
-                &format!("{base}_sample_size"),
-                &format!("Items behind the {what} estimate."),
-            ),
-        }
-    }
-
     fn set(&self, rows: &[GroupEstimate]) {
         for g in [&self.rate, &self.lower, &self.upper, &self.n] {
             g.reset();
@@ -59,25 +43,83 @@ impl RateGauges {
 }
 
 pub static FALSE_POSITIVE: LazyLock<RateGauges> = LazyLock::new(|| {
-    RateGauges::new(
-        "vigil_accountability_false_positive",
-        "false-positive rate of automated actions (overturned share of the blind audit sample)",
-    )
+    RateGauges {
+        rate: register_group_gauge("vigil_accountability_false_positive_rate", "Estimated false-positive rate of automated actions (overturned share of the blind audit sample)."),
+        lower: register_group_gauge(
+            "vigil_accountability_false_positive_rate_lower",
+            "Lower Wilson 95% bound of the false-positive rate of automated actions (overturned share of the blind audit sample).",
+        ),
+        upper: register_group_gauge(
+            "vigil_accountability_false_positive_rate_upper",
+            "Upper Wilson 95% bound of the false-positive rate of automated actions (overturned share of the blind audit sample).",
+        ),
+        n: register_group_gauge(
+            "vigil_accountability_false_positive_sample_size",
+            "Items behind the false-positive rate of automated actions (overturned share of the blind audit sample) estimate.",
+        ),
+    }
 });
 
-pub static MISS: LazyLock<RateGauges> = LazyLock::new(|| {
-    RateGauges::new(
-        "vigil_accountability_miss",
-        "miss rate (violating share of audited passed uploads)",
-    )
+pub static MISS: LazyLock<RateGauges> = LazyLock::new(|| RateGauges {
+    rate: register_group_gauge(
+        "vigil_accountability_miss_rate",
+        "Estimated miss rate (violating share of audited passed uploads).",
+    ),
+    lower: register_group_gauge(
+        "vigil_accountability_miss_rate_lower",
+        "Lower Wilson 95% bound of the miss rate (violating share of audited passed uploads).",
+    ),
+    upper: register_group_gauge(
+        "vigil_accountability_miss_rate_upper",
+        "Upper Wilson 95% bound of the miss rate (violating share of audited passed uploads).",
+    ),
+    n: register_group_gauge(
+        "vigil_accountability_miss_sample_size",
+        "Items behind the miss rate (violating share of audited passed uploads) estimate.",
+    ),
 });
 
 pub static APPEAL_OVERTURN: LazyLock<RateGauges> = LazyLock::new(|| {
-    RateGauges::new(
-        "vigil_accountability_appeal_overturn",
-        "appeal reversal rate (a biased sample: only contested removals)",
+    RateGauges {
+        rate: register_group_gauge("vigil_accountability_appeal_overturn_rate", "Estimated appeal reversal rate (a biased sample: only contested removals)."),
+        lower: register_group_gauge(
+            "vigil_accountability_appeal_overturn_rate_lower",
+            "Lower Wilson 95% bound of the appeal reversal rate (a biased sample: only contested removals).",
+        ),
+        upper: register_group_gauge(
+            "vigil_accountability_appeal_overturn_rate_upper",
+            "Upper Wilson 95% bound of the appeal reversal rate (a biased sample: only contested removals).",
+        ),
+        n: register_group_gauge(
+            "vigil_accountability_appeal_overturn_sample_size",
+            "Items behind the appeal reversal rate (a biased sample: only contested removals) estimate.",
+        ),
+    }
+});
+
+/// The error rates the policy accepts (`[audit] false_positive_budget`,
+/// `miss_budget`), for the alert rules to compare the bounds with. NaN
+/// when the policy sets none: every comparison with it is false.
+pub static BUDGETS: LazyLock<(Gauge, Gauge)> = LazyLock::new(|| {
+    (
+        register_gauge!(
+            "vigil_accountability_false_positive_budget",
+            "False-positive rate of automated actions the policy accepts (NaN: none set)."
+        )
+        .expect("metric registers once"),
+        register_gauge!(
+            "vigil_accountability_miss_budget",
+            "Miss rate among passed uploads the policy accepts (NaN: none set)."
+        )
+        .expect("metric registers once"),
     )
 });
+
+/// Export the policy's error budgets.
+pub fn set_budgets(false_positive: Option<f64>, miss: Option<f64>) {
+    BUDGETS.0.set(false_positive.unwrap_or(f64::NAN));
+    BUDGETS.1.set(miss.unwrap_or(f64::NAN));
+}
 
 /// Recompute every gauge from the store (all time).
 pub async fn refresh(store: &Store) -> Result<Estimates, StoreError> {

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
 use vigil_accountability::report::{
-    ActionsSection, AppealsSection, AuditSection, Count, Disagreement, ReviewSection, ShadowSection,
+    ActionsSection, AppealsSection, AuditSection, BankDelay, Count, Disagreement,
+    QuarantineSection, RetroHuntSection, ReviewSection, ShadowSection,
 };
 use vigil_accountability::{quantile, GroupEstimate, Tally, TransparencyReport};
 use vigil_pipeline::audit::{is_removal, AuditSample, ShadowDisagreement, AUDIT_PRIORITY};
@@ -26,7 +27,7 @@ pub struct Period {
 }
 
 impl Period {
-    fn bounds(&self) -> (String, String) {
+    pub(crate) fn bounds(&self) -> (String, String) {
         (
             self.from.clone().unwrap_or_default(),
             self.to.clone().unwrap_or_else(|| "9999".into()),
@@ -72,6 +73,44 @@ fn is_error(kind: &str, decision: &str) -> bool {
         "takedown" => decision != "uphold",
         "pass" => decision == "uphold",
         _ => false,
+    }
+}
+
+/// The retro-hunt section from its hits: distinct uploads found (overall
+/// and per bank) and the median delay from upload to being found, each
+/// upload counted once at its earliest finding.
+pub fn retro_hunt_section(hits: &[crate::retro::RetroHitRow]) -> RetroHuntSection {
+    let mut first: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut per_bank: BTreeMap<&str, BTreeMap<&str, f64>> = BTreeMap::new();
+    for h in hits {
+        let d = h.delay_seconds.max(0.0);
+        let e = first.entry(h.upload_id.as_str()).or_insert(d);
+        *e = e.min(d);
+        let b = per_bank
+            .entry(h.bank.as_str())
+            .or_default()
+            .entry(h.upload_id.as_str())
+            .or_insert(d);
+        *b = b.min(d);
+    }
+    let delays: Vec<f64> = first.values().copied().collect();
+    RetroHuntSection {
+        matches: first.len() as u64,
+        by_bank: per_bank
+            .iter()
+            .map(|(bank, ups)| Count::new(*bank, ups.len() as u64))
+            .collect(),
+        median_delay_seconds: quantile(&delays, 0.5),
+        delay_by_bank: per_bank
+            .iter()
+            .filter_map(|(bank, ups)| {
+                let d: Vec<f64> = ups.values().copied().collect();
+                quantile(&d, 0.5).map(|m| BankDelay {
+                    bank: bank.to_string(),
+                    median_delay_seconds: m,
+                })
+            })
+            .collect(),
     }
 }
 
@@ -337,8 +376,10 @@ impl Store {
         ))
     }
 
-    /// The transparency report for `period`, without the optional sections
-    /// other modules feed (retro-hunt, quarantine, extra).
+    /// The transparency report for `period`, with the retro-hunt misses
+    /// among uploads received in it and the entries quarantined now;
+    /// without the extra sections other modules feed. The governance
+    /// section comes from [`Store::governance_report`].
     pub async fn transparency_report(
         &self,
         period: &Period,
@@ -514,7 +555,25 @@ impl Store {
             disagreements,
             shadow_right: est.shadow_right,
         });
+        let retro_hunt = Some(retro_hunt_section(
+            &self.retro_hits_received(&from, &to).await?,
+        ));
+        let quarantined = self.quarantined().await?;
+        let counts = self.quarantined_counts().await?;
+        let quarantine = Some(QuarantineSection {
+            entries: counts.values().map(|n| (*n).max(0) as u64).sum(),
+            by_bank: counts
+                .into_iter()
+                .map(|(bank, n)| Count::new(bank, n.max(0) as u64))
+                .collect(),
+            banks: quarantined
+                .into_iter()
+                .filter(|q| q.entry_id.is_empty())
+                .map(|q| q.bank)
+                .collect(),
+        });
         Ok(TransparencyReport {
+            governance: Some(self.governance_report(period).await?),
             title: "Vigil transparency report".into(),
             period_from: period.from.clone(),
             period_to: period.to.clone(),
@@ -538,9 +597,45 @@ impl Store {
             miss: est.miss,
             appeal_overturn: est.appeal_overturn,
             shadow,
-            retro_hunt: None,
-            quarantine: None,
+            retro_hunt,
+            quarantine,
             extra: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retro::RetroHitRow;
+
+    fn hit(upload: &str, bank: &str, entry: &str, delay: f64) -> RetroHitRow {
+        RetroHitRow {
+            upload_id: upload.into(),
+            bank: bank.into(),
+            entry_id: entry.into(),
+            received_at: "2026-01-01T00:00:00.000000Z".into(),
+            found_at: "2026-01-02T00:00:00.000000Z".into(),
+            delay_seconds: delay,
+            late_action: "takedown".into(),
+        }
+    }
+
+    #[test]
+    fn retro_section_counts_uploads_once_at_their_first_finding() {
+        let s = retro_hunt_section(&[
+            hit("u1", "a", "e1", 100.0),
+            hit("u1", "a", "e2", 50.0),
+            hit("u1", "b", "e3", 400.0),
+            hit("u2", "a", "e1", 300.0),
+            hit("u3", "b", "e3", 10.0),
+        ]);
+        assert_eq!(s.matches, 3);
+        assert_eq!(s.by_bank, vec![Count::new("a", 2), Count::new("b", 2)]);
+        // Per upload, earliest: u1 50, u2 300, u3 10 -> median 50.
+        assert_eq!(s.median_delay_seconds, Some(50.0));
+        assert_eq!(s.delay_by_bank[0].median_delay_seconds, 50.0);
+        assert_eq!(s.delay_by_bank[1].bank, "b");
+        assert_eq!(retro_hunt_section(&[]), RetroHuntSection::default());
     }
 }

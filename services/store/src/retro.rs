@@ -12,7 +12,12 @@
 //!   every quarantine and restore.
 //! - **Actions outbox**: takedown / restrict / reinstate records, written in
 //!   the transaction of the verdict or decision that causes them, and
-//!   marked per sink (Kafka, webhook) once delivered.
+//!   marked per sink (Kafka, webhook) once delivered. Relays claim due
+//!   actions with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, one
+//!   `UPDATE … RETURNING` under SQLite's write lock), never an action while
+//!   an older one of the same upload is undelivered (so a reinstatement
+//!   never overtakes its takedown), and park an action the platform refused
+//!   for good until an operator re-queues it.
 
 use crate::db::{json, now, ts, Store, StoreError};
 use crate::review::{Decision, DecisionRow};
@@ -94,7 +99,12 @@ pub struct PendingAction {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionRow {
     pub msg: ActionMsg,
+    pub kafka_done: bool,
+    pub webhook_done: bool,
     pub delivered_at: Option<String>,
+    /// Set when a sink refused the action for good; not retried until
+    /// [`Store::requeue_parked_actions`].
+    pub parked_at: Option<String>,
     pub attempts: i64,
     pub last_error: Option<String>,
 }
@@ -298,6 +308,7 @@ fn action_row(r: &AnyRow) -> Result<(ActionMsg, AnyRowExtra), StoreError> {
             kafka_done: r.try_get::<Option<String>, _>("kafka_done_at")?.is_some(),
             webhook_done: r.try_get::<Option<String>, _>("webhook_done_at")?.is_some(),
             delivered_at: r.try_get("delivered_at")?,
+            parked_at: r.try_get("parked_at")?,
             attempts: r.try_get("attempts")?,
             last_error: r.try_get("last_error")?,
         },
@@ -308,12 +319,23 @@ struct AnyRowExtra {
     kafka_done: bool,
     webhook_done: bool,
     delivered_at: Option<String>,
+    parked_at: Option<String>,
     attempts: i64,
     last_error: Option<String>,
 }
 
 const ACTION_COLUMNS: &str =
-    "body, kafka_done_at, webhook_done_at, delivered_at, attempts, last_error";
+    "body, kafka_done_at, webhook_done_at, delivered_at, parked_at, attempts, last_error";
+
+fn pending_action(r: &AnyRow) -> Result<PendingAction, StoreError> {
+    let (msg, x) = action_row(r)?;
+    Ok(PendingAction {
+        msg,
+        kafka_done: x.kafka_done,
+        webhook_done: x.webhook_done,
+        attempts: x.attempts,
+    })
+}
 
 impl Store {
     // ---- retained signals ----
@@ -481,6 +503,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Every retro-hunt hit on uploads *received* in `[from, to)` (RFC 3339).
+    pub async fn retro_hits_received(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<RetroHitRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT upload_id, bank, entry_id, received_at, found_at, delay_seconds, late_action
+             FROM retrohunt_hits WHERE received_at >= $1 AND received_at < $2
+             ORDER BY bank, upload_id, entry_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(hit_row).collect()
+    }
+
     /// Every retro-hunt hit on one upload.
     pub async fn retro_hits_for(&self, upload_id: &str) -> Result<Vec<RetroHitRow>, StoreError> {
         let rows = sqlx::query(
@@ -490,19 +530,7 @@ impl Store {
         .bind(upload_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RetroHitRow {
-                    upload_id: r.try_get("upload_id")?,
-                    bank: r.try_get("bank")?,
-                    entry_id: r.try_get("entry_id")?,
-                    received_at: r.try_get("received_at")?,
-                    found_at: r.try_get("found_at")?,
-                    delay_seconds: r.try_get("delay_seconds")?,
-                    late_action: r.try_get("late_action")?,
-                })
-            })
-            .collect()
+        rows.iter().map(hit_row).collect()
     }
 
     // ---- entry counters ----
@@ -721,31 +749,76 @@ impl Store {
         Ok(())
     }
 
-    /// Undelivered actions due at `now`, oldest first.
+    /// Undelivered, unparked actions due at `now`, oldest first (claimed
+    /// or not: for operators and tests; relays use
+    /// [`Store::claim_due_actions`]).
     pub async fn due_actions(
         &self,
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<PendingAction>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {ACTION_COLUMNS} FROM actions WHERE delivered_at IS NULL AND next_attempt_at <= $1
+            "SELECT {ACTION_COLUMNS} FROM actions
+             WHERE delivered_at IS NULL AND parked_at IS NULL AND next_attempt_at <= $1
              ORDER BY created_at, action_id LIMIT $2"
         ))
         .bind(ts(now))
         .bind(limit.clamp(1, 10_000))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let (msg, x) = action_row(r)?;
-                Ok(PendingAction {
-                    msg,
-                    kafka_done: x.kafka_done,
-                    webhook_done: x.webhook_done,
-                    attempts: x.attempts,
-                })
-            })
-            .collect()
+        rows.iter().map(pending_action).collect()
+    }
+
+    /// Claim up to `limit` due actions for `owner` until `now + lease`,
+    /// oldest first. An action is due when it is undelivered, not parked,
+    /// its next attempt is at or before `now`, nobody holds an unexpired
+    /// lease on it, and no older action of the same upload is undelivered
+    /// (per-upload order: a reinstatement waits for its takedown). Two
+    /// relays never get the same action while a lease runs; a relay that
+    /// dies loses its claims when the lease expires.
+    pub async fn claim_due_actions(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: std::time::Duration,
+        limit: i64,
+    ) -> Result<Vec<PendingAction>, StoreError> {
+        let lock = if self.is_postgres() {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE actions SET claimed_by = $1, lease_expires_at = $2
+             WHERE action_id IN (
+                SELECT a.action_id FROM actions a
+                WHERE a.delivered_at IS NULL AND a.parked_at IS NULL AND a.next_attempt_at <= $3
+                  AND (a.lease_expires_at IS NULL OR a.lease_expires_at <= $3)
+                  AND NOT EXISTS (SELECT 1 FROM actions p WHERE p.upload_id = a.upload_id
+                                  AND p.delivered_at IS NULL AND p.action_id < a.action_id)
+                ORDER BY a.created_at, a.action_id
+                LIMIT $4 {lock})
+             AND delivered_at IS NULL AND parked_at IS NULL
+             AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+             RETURNING created_at, action_id, {ACTION_COLUMNS}"
+        );
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(ts(until))
+            .bind(ts(now))
+            .bind(limit.clamp(1, 10_000))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let created: String = r.try_get("created_at")?;
+            let id: String = r.try_get("action_id")?;
+            out.push(((created, id), pending_action(r)?));
+        }
+        // RETURNING keeps no order.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().map(|(_, p)| p).collect())
     }
 
     /// Mark one sink done for an action (the first time wins); when
@@ -787,7 +860,8 @@ impl Store {
         Ok(())
     }
 
-    /// Record a failed attempt; the action is tried again at `next_attempt_at`.
+    /// Record a failed attempt and release the claim; the action is tried
+    /// again at `next_attempt_at`.
     pub async fn mark_action_failed(
         &self,
         action_id: &str,
@@ -795,7 +869,8 @@ impl Store {
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE actions SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2
+            "UPDATE actions SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
+                    claimed_by = NULL, lease_expires_at = NULL
              WHERE action_id = $3 AND delivered_at IS NULL",
         )
         .bind(error.chars().take(500).collect::<String>())
@@ -806,7 +881,48 @@ impl Store {
         Ok(())
     }
 
-    /// Actions not yet delivered.
+    /// Park an action a sink refused for good (the platform answered a
+    /// 4xx other than 408/429): it stays undelivered, and no relay tries it
+    /// again until [`Store::requeue_parked_actions`]. Nothing is dropped.
+    pub async fn park_action(&self, action_id: &str, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE actions SET attempts = attempts + 1, last_error = $1, parked_at = COALESCE(parked_at, $2),
+                    claimed_by = NULL, lease_expires_at = NULL
+             WHERE action_id = $3 AND delivered_at IS NULL",
+        )
+        .bind(error.chars().take(500).collect::<String>())
+        .bind(now())
+        .bind(action_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Make every parked action due again (after the platform was fixed).
+    /// Returns how many were re-queued.
+    pub async fn requeue_parked_actions(&self) -> Result<u64, StoreError> {
+        let at = now();
+        Ok(sqlx::query(
+            "UPDATE actions SET parked_at = NULL, next_attempt_at = $1
+             WHERE parked_at IS NOT NULL AND delivered_at IS NULL",
+        )
+        .bind(at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Actions parked after a permanent refusal.
+    pub async fn parked_action_count(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM actions WHERE parked_at IS NOT NULL AND delivered_at IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// Actions not yet delivered (parked ones included).
     pub async fn pending_action_count(&self) -> Result<i64, StoreError> {
         let r = sqlx::query("SELECT COUNT(*) AS n FROM actions WHERE delivered_at IS NULL")
             .fetch_one(&self.pool)
@@ -827,13 +943,28 @@ impl Store {
                 let (msg, x) = action_row(r)?;
                 Ok(ActionRow {
                     msg,
+                    kafka_done: x.kafka_done,
+                    webhook_done: x.webhook_done,
                     delivered_at: x.delivered_at,
+                    parked_at: x.parked_at,
                     attempts: x.attempts,
                     last_error: x.last_error,
                 })
             })
             .collect()
     }
+}
+
+fn hit_row(r: &AnyRow) -> Result<RetroHitRow, StoreError> {
+    Ok(RetroHitRow {
+        upload_id: r.try_get("upload_id")?,
+        bank: r.try_get("bank")?,
+        entry_id: r.try_get("entry_id")?,
+        received_at: r.try_get("received_at")?,
+        found_at: r.try_get("found_at")?,
+        delay_seconds: r.try_get("delay_seconds")?,
+        late_action: r.try_get("late_action")?,
+    })
 }
 
 fn counts_row(r: &AnyRow) -> Result<EntryCountsRow, StoreError> {
