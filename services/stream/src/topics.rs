@@ -10,6 +10,9 @@ pub struct Topics {
     pub decisions: String,
     pub hashdb: String,
     pub dlq: String,
+    /// Takedowns, restrictions and reinstatements for the platform
+    /// (key `upload_id`), produced by the action relay in `vigil-hook`.
+    pub actions: String,
 }
 
 impl Topics {
@@ -22,10 +25,11 @@ impl Topics {
             decisions: format!("{prefix}decisions"),
             hashdb: format!("{prefix}hashdb"),
             dlq: format!("{prefix}dlq"),
+            actions: format!("{prefix}actions"),
         }
     }
 
-    pub fn all(&self) -> [&str; 6] {
+    pub fn all(&self) -> [&str; 7] {
         [
             &self.uploads,
             &self.verdicts,
@@ -33,6 +37,7 @@ impl Topics {
             &self.decisions,
             &self.hashdb,
             &self.dlq,
+            &self.actions,
         ]
     }
 }

@@ -24,7 +24,8 @@ use tokio::sync::watch;
 use vigil_pipeline::audit::{compare_shadow, sample_verdict, AuditSample};
 use vigil_pipeline::sor::add_provenance;
 use vigil_pipeline::{
-    decide_with_video, Analyzer, DlqRecord, Evidence, Policy, UploadMsg, Verdict, MESSAGE_VERSION,
+    decide_with_video, Analyzer, DlqRecord, Evidence, Policy, SharedPolicy, UploadMsg, Verdict,
+    MESSAGE_VERSION,
 };
 use vigil_store::{MediaStore, Store, UploadStatus};
 
@@ -50,7 +51,9 @@ pub struct WorkerDeps {
     pub store: Store,
     pub media: MediaStore,
     pub analyzer: Analyzer,
-    pub policy: Arc<Policy>,
+    /// The policy in force; an approved new version replaces it while the
+    /// worker runs (each record is decided under one version).
+    pub policy: SharedPolicy,
     /// A candidate policy evaluated on the same evidence without acting;
     /// its disagreements with `policy` are counted, stored and sampled to
     /// blind review.
@@ -281,7 +284,7 @@ pub async fn process_record(
             .await
         }
     };
-    let policy = deps.policy.clone();
+    let policy = deps.policy.current();
 
     // A redelivered record: re-publish what was decided, decide nothing twice.
     let existing = retry("db_read", shutdown, || {
@@ -364,7 +367,12 @@ pub async fn process_record(
     if review.is_none() {
         samples.extend(sample_verdict(&verdict, surface, &policy));
     }
-    let shadow = deps.shadow_policy.as_ref().and_then(|sp| {
+    // Once the candidate is approved and in force, there is nothing to compare.
+    let candidate = deps
+        .shadow_policy
+        .as_ref()
+        .filter(|sp| sp.version != policy.version);
+    let shadow = candidate.and_then(|sp| {
         let (sv, _) = decide_with_video(&evidence, video_matches, sp);
         compare_shadow(&verdict, &sv, surface, &policy)
     });

@@ -99,7 +99,8 @@ pub struct Options {
     pub targets: Vec<String>,
     /// Uploads per second to aim for; 0: as fast as `concurrency` allows.
     pub rate: f64,
-    /// Stop sending after this long.
+    /// Stop sending after this long; an upload still being retried then is
+    /// given up (counted in `Report::given_up`), so a run always ends.
     pub duration: Duration,
     /// Stop sending after this many uploads (0: no limit).
     pub count: u64,
@@ -155,6 +156,8 @@ pub struct Report {
     pub rate_limited: u64,
     /// Connection errors and unexpected statuses (retried).
     pub errors: u64,
+    /// Uploads never accepted: still refused when `duration` ran out.
+    pub given_up: u64,
     pub send_seconds: f64,
     pub decided: u64,
     pub missing: u64,
@@ -225,6 +228,14 @@ async fn send_one(sh: &Shared, n: u64) {
     let url = format!("{target}/v1/uploads");
     let mut attempt = 0u32;
     loop {
+        if attempt > 0 && sh.started.elapsed() >= sh.opts.duration {
+            sh.report.lock().unwrap_or_else(|p| p.into_inner()).given_up += 1;
+            tracing::warn!(
+                attempts = attempt,
+                "upload still refused when the run's time ran out; giving it up"
+            );
+            return;
+        }
         attempt += 1;
         let req = with_key(sh.client.post(&url), &sh.opts.api_key)
             .timeout(sh.opts.request_timeout)
@@ -439,7 +450,7 @@ pub async fn run(opts: Options, pool: Pool, progress: Arc<AtomicU64>) -> anyhow:
 /// The one-line summary `vigil loadgen` prints.
 pub fn summary_line(r: &Report) -> String {
     format!(
-        "loadgen accepted={} uploads_per_s={:.1} decided={} missing={} p50_ms={:.1} p99_ms={:.1} unavailable_503={} rate_limited_429={} errors={} check_p50_ms={:.2} check_p99_ms={:.2}",
+        "loadgen accepted={} uploads_per_s={:.1} decided={} missing={} p50_ms={:.1} p99_ms={:.1} unavailable_503={} rate_limited_429={} errors={} given_up={} check_p50_ms={:.2} check_p99_ms={:.2}",
         r.accepted,
         r.uploads_per_s(),
         r.decided,
@@ -449,6 +460,7 @@ pub fn summary_line(r: &Report) -> String {
         r.unavailable,
         r.rate_limited,
         r.errors,
+        r.given_up,
         r.check_p50_ms,
         r.check_p99_ms
     )

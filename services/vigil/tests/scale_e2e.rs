@@ -1,20 +1,38 @@
 //! The multi-process end-to-end run behind `make e2e` (ignored by plain
-//! `cargo test`): `vigil kafka-dev` with three brokers, a private
-//! PostgreSQL instance (its own data directory and port, never the shared
-//! server), two `vigil hook`s, three `vigil worker`s in one consumer group
-//! and one `vigil review`, all on loopback. `vigil loadgen`'s engine sends
-//! `E2E_UPLOADS` uploads (default 20,000: synthetic benign images and
-//! emblems, and every `E2E_CORRUPT_EVERY`th a deliberately corrupt file)
-//! while faults are injected at fixed points of progress:
-//! a worker is SIGKILLed and restarted, broker 2 goes down and comes back,
-//! PostgreSQL is stopped (immediate mode, like a crash) and restarted.
+//! `cargo test`): a broker, a private PostgreSQL instance (its own data
+//! directory and port, never the shared server), two `vigil hook`s, three
+//! `vigil worker`s in one consumer group and one `vigil review`, all on
+//! loopback. `vigil loadgen`'s engine sends `E2E_UPLOADS` uploads (default
+//! 20,000: synthetic benign images and emblems, and every
+//! `E2E_CORRUPT_EVERY`th a deliberately corrupt file) while faults are
+//! injected at fixed points of progress: a worker is SIGKILLed and
+//! restarted, the broker has an outage, PostgreSQL is stopped (immediate
+//! mode, like a crash) and restarted.
+//!
+//! The broker is chosen by `E2E_BROKER`:
+//! - `mock` (the default, `make e2e`): `vigil kafka-dev`, librdkafka's mock
+//!   cluster with three brokers; the outage is broker 2 going down for 5 s
+//!   and coming back (`down 2` / `up 2` on its stdin).
+//! - `tansu` (`make e2e-tansu`): tansu, a Kafka-compatible broker
+//!   (`scripts/setup-tansu.sh`, binary from `E2E_TANSU_BIN` or
+//!   `.deps/tansu/bin/tansu`), one node with in-memory storage, topics
+//!   created with `tansu topic create` as kafka-dev creates them. A restart
+//!   would empty it, so the outage is the broker process frozen with SIGSTOP
+//!   for `E2E_BROKER_STOP_SECS` (default 2; 0 skips the fault) and resumed
+//!   with SIGCONT: connections stay open but nothing answers. The default
+//!   stays under the hook's 3 s delivery timeout: after a longer freeze the
+//!   hooks' idempotent producers time out, librdkafka asks tansu 0.6.0 to
+//!   bump their epoch (KIP-360), which it does not support for
+//!   non-transactional producers, and every later produce is answered
+//!   `ProducerFenced` (docs/operations.md).
 //!
 //! At the end: every upload has exactly one verdict in the database and at
 //! least one on `vigil.verdicts`, no upload has two different actions
 //! (re-publishing the same stored verdict is the same action), the DLQ
 //! holds exactly the corrupt uploads, emblems were all taken down, and the
-//! processes' counters agree with the database. The last line is
-//! `e2e uploads=… verdicts=… lost=… duplicate_actions=… dlq=…`.
+//! processes' counters agree with the database; the hooks' action relays
+//! delivered every action to `vigil.actions`, none doubled. The last line is
+//! `e2e uploads=… verdicts=… lost=… duplicate_actions=… dlq=… … broker=…`.
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -22,7 +40,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -302,6 +320,211 @@ fn read_topic(bootstrap: &str, topic: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Partitions per topic, as `vigil kafka-dev --partitions 6` creates them.
+const PARTITIONS: u32 = 6;
+
+/// The broker under the scenario (`E2E_BROKER`), with its outage.
+enum Broker {
+    /// `vigil kafka-dev`: three mock brokers, faults on its stdin.
+    Mock {
+        _proc: Proc,
+        stdin: ChildStdin,
+        stdout: BufReader<ChildStdout>,
+    },
+    /// One tansu node with in-memory storage.
+    Tansu {
+        proc: Proc,
+        version: String,
+        stop_secs: u64,
+    },
+}
+
+impl Broker {
+    /// Start the broker named by `E2E_BROKER` with Vigil's topics; returns
+    /// it and its `bootstrap.servers`.
+    fn start(dir: &Path) -> (Broker, String) {
+        match std::env::var("E2E_BROKER").as_deref() {
+            Err(_) | Ok("") | Ok("mock") => Self::start_mock(),
+            Ok("tansu") => Self::start_tansu(dir),
+            Ok(other) => panic!("E2E_BROKER={other:?}: expected `mock` or `tansu`"),
+        }
+    }
+
+    fn start_mock() -> (Broker, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args([
+                "kafka-dev",
+                "--brokers",
+                "3",
+                "--partitions",
+                &PARTITIONS.to_string(),
+            ])
+            .env("VIGIL_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let bootstrap = line
+            .trim()
+            .strip_prefix("bootstrap.servers=")
+            .unwrap()
+            .to_string();
+        let proc = Proc {
+            child,
+            role: "kafka-dev",
+            port: 0,
+        };
+        let broker = Broker::Mock {
+            _proc: proc,
+            stdin,
+            stdout,
+        };
+        (broker, bootstrap)
+    }
+
+    fn start_tansu(dir: &Path) -> (Broker, String) {
+        let bin = std::env::var_os("E2E_TANSU_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join(".deps/tansu/bin/tansu"));
+        assert!(
+            bin.is_file(),
+            "{} is missing: run scripts/setup-tansu.sh (or set E2E_TANSU_BIN)",
+            bin.display()
+        );
+        let version = String::from_utf8_lossy(
+            &Command::new(&bin)
+                .arg("--version")
+                .output()
+                .expect("tansu --version runs")
+                .stdout,
+        )
+        .trim()
+        .to_string();
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.join("tansu.log")).unwrap();
+        let child = Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("tansu runs");
+        let mut proc = Proc {
+            child,
+            role: "tansu",
+            port,
+        };
+        // It listens within milliseconds; topic creation is the readiness check.
+        let topics = vigil_stream::Topics::default();
+        for name in topics.all() {
+            // The bank change log is one partition, as kafka-dev makes it.
+            let partitions = if name == topics.hashdb { 1 } else { PARTITIONS };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                assert!(
+                    proc.child.try_wait().unwrap().is_none(),
+                    "tansu exited during start; see {}",
+                    dir.join("tansu.log").display()
+                );
+                let out = Command::new(&bin)
+                    .args(["topic", "create", "--broker", &url, "--partitions"])
+                    .arg(partitions.to_string())
+                    .arg(name)
+                    .output()
+                    .expect("tansu topic create runs");
+                // A retry after a create whose answer was lost finds it made.
+                if out.status.success()
+                    || String::from_utf8_lossy(&out.stderr).contains("already exists")
+                {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "tansu topic create {name} failed: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        eprintln!("e2e: {version} on {url}, topics created");
+        let broker = Broker::Tansu {
+            proc,
+            version,
+            stop_secs: env_u64("E2E_BROKER_STOP_SECS", 2),
+        };
+        (broker, format!("127.0.0.1:{port}"))
+    }
+
+    /// The broker in the summary line.
+    fn label(&self) -> String {
+        match self {
+            Broker::Mock { .. } => "librdkafka-mock".into(),
+            Broker::Tansu { version, .. } => version.replace(' ', "-"),
+        }
+    }
+
+    /// The outage, for the summary line.
+    fn fault_label(&self) -> String {
+        match self {
+            Broker::Mock { .. } => "down-up-5s".into(),
+            Broker::Tansu { stop_secs: 0, .. } => "skipped".into(),
+            Broker::Tansu { stop_secs, .. } => format!("sigstop-{stop_secs}s"),
+        }
+    }
+
+    /// The broker outage: mock broker 2 down for 5 s and up again, or the
+    /// tansu process frozen for `stop_secs` (none at 0).
+    async fn outage(&mut self, progress: u64) {
+        match self {
+            Broker::Mock { stdin, stdout, .. } => {
+                let mut cmd = |cmd: &str| {
+                    writeln!(stdin, "{cmd}").unwrap();
+                    stdin.flush().unwrap();
+                    let mut reply = String::new();
+                    stdout.read_line(&mut reply).unwrap();
+                    assert!(
+                        reply.starts_with("ok"),
+                        "kafka-dev said {reply:?} to {cmd:?}"
+                    );
+                };
+                cmd("down 2");
+                eprintln!("e2e: broker 2 down at {progress} uploads");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                cmd("up 2");
+            }
+            Broker::Tansu { stop_secs: 0, .. } => {
+                eprintln!("e2e: broker fault skipped (E2E_BROKER_STOP_SECS=0)");
+            }
+            Broker::Tansu {
+                proc, stop_secs, ..
+            } => {
+                let pid = proc.child.id().to_string();
+                run(Command::new("kill").args(["-STOP", &pid]));
+                eprintln!("e2e: tansu stopped (SIGSTOP) at {progress} uploads");
+                tokio::time::sleep(Duration::from_secs(*stop_secs)).await;
+                run(Command::new("kill").args(["-CONT", &pid]));
+                eprintln!("e2e: tansu continued (SIGCONT)");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "multi-process run with faults; `make e2e`"]
 async fn e2e_multi_process_with_faults() {
@@ -312,39 +535,8 @@ async fn e2e_multi_process_with_faults() {
     let pg = PrivatePg::init(tmp.path());
     let client = reqwest::Client::new();
 
-    // The broker: three mock brokers in their own process, faults on stdin.
-    let mut kafka = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args(["kafka-dev", "--brokers", "3", "--partitions", "6"])
-        .env("VIGIL_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut kafka_out = BufReader::new(kafka.stdout.take().unwrap());
-    let mut kafka_in: ChildStdin = kafka.stdin.take().unwrap();
-    let mut line = String::new();
-    kafka_out.read_line(&mut line).unwrap();
-    let bootstrap = line
-        .trim()
-        .strip_prefix("bootstrap.servers=")
-        .unwrap()
-        .to_string();
-    let kafka = Proc {
-        child: kafka,
-        role: "kafka-dev",
-        port: 0,
-    };
-    let mut broker_cmd = move |cmd: &str| {
-        writeln!(kafka_in, "{cmd}").unwrap();
-        kafka_in.flush().unwrap();
-        let mut reply = String::new();
-        kafka_out.read_line(&mut reply).unwrap();
-        assert!(
-            reply.starts_with("ok"),
-            "kafka-dev said {reply:?} to {cmd:?}"
-        );
-    };
+    // The broker, in its own process; kept until the end.
+    let (mut broker, bootstrap) = Broker::start(tmp.path());
 
     let data_dir = tmp.path().join("vigil");
     std::fs::create_dir_all(&data_dir).unwrap();
@@ -402,20 +594,29 @@ async fn e2e_multi_process_with_faults() {
             .map(|h| format!("http://127.0.0.1:{}", h.port))
             .collect(),
         count: uploads,
-        duration: Duration::from_secs(3600),
+        // Bounded: a hook that never accepts again ends the run with a
+        // failure, not a hang (E2E_MAX_SEND_SECS; a healthy run needs ~80 s).
+        duration: Duration::from_secs(env_u64("E2E_MAX_SEND_SECS", 900)),
         concurrency: 12,
         corrupt_every,
         id_prefix: "e2e".into(),
-        verdict_timeout: Duration::from_secs(900),
+        verdict_timeout: Duration::from_secs(600),
         ..Default::default()
     };
     let load = tokio::spawn(loadgen::run(opts, pool, progress.clone()));
 
     let at = |share: f64| (uploads as f64 * share) as u64;
+    let stalled_after =
+        Instant::now() + Duration::from_secs(env_u64("E2E_MAX_SEND_SECS", 900) + 30);
     let wait_for = |n: u64| {
         let progress = progress.clone();
         async move {
             while progress.load(Ordering::Relaxed) < n {
+                assert!(
+                    Instant::now() < stalled_after,
+                    "uploads stopped being accepted at {} of {uploads}",
+                    progress.load(Ordering::Relaxed)
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -436,15 +637,9 @@ async fn e2e_multi_process_with_faults() {
     wait_ready(&client, &mut restarted).await;
     workers.push(restarted);
 
-    // Fault 2: a broker down and back up.
+    // Fault 2: a broker outage.
     wait_for(at(0.35)).await;
-    broker_cmd("down 2");
-    eprintln!(
-        "e2e: broker 2 down at {} uploads",
-        progress.load(Ordering::Relaxed)
-    );
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    broker_cmd("up 2");
+    broker.outage(progress.load(Ordering::Relaxed)).await;
 
     // Fault 3: PostgreSQL stopped like a crash, then restarted.
     wait_for(at(0.60)).await;
@@ -466,8 +661,9 @@ async fn e2e_multi_process_with_faults() {
         .collect();
     let emblems = report.by_kind.get("emblem").copied().unwrap_or(0) as i64;
     assert_eq!(
-        report.accepted, uploads,
-        "every upload was eventually accepted"
+        (report.accepted, report.given_up),
+        (uploads, 0),
+        "every upload was eventually accepted (accepted, given up)"
     );
 
     // The database: one verdict per upload, none missing.
@@ -515,8 +711,40 @@ async fn e2e_multi_process_with_faults() {
             entry.insert((v.action.as_str().to_string(), v.decided_at.to_rfc3339()));
         }
     }
-    let duplicate_actions =
-        on_topic.values().filter(|a| a.len() > 1).count() as i64 + doubled + doubled_actions;
+    // vigil.actions, once the hooks' relays emptied the outbox: every
+    // action on the topic, and no upload with two different actions of one
+    // kind. The same action id twice is a redelivery (at-least-once, the
+    // platform de-duplicates on it), counted apart.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while count("SELECT COUNT(*) FROM actions WHERE delivered_at IS NULL").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "actions still undelivered after 5 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let mut action_ids: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kinds_on_topic: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for (key, payload) in read_topic(&bootstrap, "vigil.actions") {
+        let a: vigil_pipeline::ActionMsg = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(
+            key,
+            a.upload_id.as_str(),
+            "vigil.actions is keyed by upload id"
+        );
+        *action_ids.entry(a.action_id.clone()).or_insert(0) += 1;
+        kinds_on_topic
+            .entry((a.upload_id.to_string(), a.action.as_str().to_string()))
+            .or_default()
+            .insert(a.action_id);
+    }
+    let actions_on_topic = action_ids.len() as i64;
+    let actions_redelivered = action_ids.values().filter(|n| **n > 1).count();
+    let doubled_on_topic = kinds_on_topic.values().filter(|ids| ids.len() > 1).count() as i64;
+    let duplicate_actions = on_topic.values().filter(|a| a.len() > 1).count() as i64
+        + doubled
+        + doubled_actions
+        + doubled_on_topic;
     let published = on_topic.len() as i64;
     let mut dlq_ids = BTreeSet::new();
     let mut dlq_without_id = 0;
@@ -562,10 +790,12 @@ async fn e2e_multi_process_with_faults() {
     let unaccounted = db_verdicts as f64 - worker_verdicts;
 
     println!(
-        "e2e uploads={uploads} verdicts={db_verdicts} lost={lost} duplicate_actions={duplicate_actions} dlq={} corrupt={} published={published} actions={actions} takedowns={takedowns} emblems={emblems} hook_503={} redelivered={redelivered} broker=librdkafka-mock seconds={:.0}",
+        "e2e uploads={uploads} verdicts={db_verdicts} lost={lost} duplicate_actions={duplicate_actions} dlq={} corrupt={} published={published} actions={actions} actions_on_topic={actions_on_topic} actions_redelivered={actions_redelivered} takedowns={takedowns} emblems={emblems} hook_503={} redelivered={redelivered} broker={} broker_fault={} seconds={:.0}",
         dlq_ids.len(),
         corrupt.len(),
         report.unavailable,
+        broker.label(),
+        broker.fault_label(),
         started.elapsed().as_secs_f64()
     );
     assert_eq!(db_uploads, uploads as i64);
@@ -575,6 +805,10 @@ async fn e2e_multi_process_with_faults() {
         "exactly one verdict per upload"
     );
     assert_eq!(duplicate_actions, 0);
+    assert_eq!(
+        actions_on_topic, actions,
+        "every action was delivered to vigil.actions"
+    );
     assert_eq!(
         published, uploads as i64,
         "every verdict is on vigil.verdicts"
@@ -604,5 +838,5 @@ async fn e2e_multi_process_with_faults() {
     drop(review);
     drop(workers);
     drop(hooks);
-    drop(kafka);
+    drop(broker);
 }
