@@ -575,11 +575,15 @@ impl Store {
         } else {
             ""
         };
+        // `r.status IN ('open', 'claimed')` and the ORDER BY match the
+        // partial index `review_items_claim_order` (migration 10): the
+        // most urgent claimable item is the first index entry that passes
+        // the filters, with no sort of the queue.
         let sql = format!(
             "UPDATE review_items SET status = 'claimed', claimed_by = $1, lease_expires_at = $2, updated_at = $3
              WHERE (upload_id, policy_version) = (
                 SELECT r.upload_id, r.policy_version FROM review_items r
-                WHERE (r.status = 'open' OR (r.status = 'claimed' AND r.lease_expires_at <= $3))
+                WHERE r.status IN ('open', 'claimed') AND (r.status = 'open' OR r.lease_expires_at <= $3)
                   AND ($4 = 1 OR r.tier = 'reviewer') {queue_filter}
                   AND NOT EXISTS (SELECT 1 FROM review_decisions d WHERE d.upload_id = r.upload_id
                                   AND d.policy_version = r.policy_version AND d.reviewer = $1)
