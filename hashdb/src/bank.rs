@@ -54,6 +54,95 @@ pub struct Bank {
     /// (no charter) means matches in this bank only ever route to review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charter: Option<CharterScope>,
+    /// When a banked video (a `vpdq` entry) of this bank matches an upload
+    /// (the per-signal thresholds for vPDQ). Left out of the stored form
+    /// while it is the default.
+    #[serde(default, skip_serializing_if = "VpdqThresholds::is_default")]
+    pub vpdq: VpdqThresholds,
+}
+
+/// A bank's vPDQ thresholds (docs/video.md). A banked video matches an
+/// upload when at least `query_pct` percent of the upload's kept frames and
+/// `compared_pct` percent of the banked video's kept frames have a
+/// counterpart at a Hamming distance strictly below `distance_tolerance`.
+/// The defaults are the reference's: 80%, 0% and 31.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VpdqThresholds {
+    /// Share of the upload's frames that must match, in percent (0..=100).
+    pub query_pct: f64,
+    /// Share of the banked video's frames that must match, in percent (0..=100).
+    pub compared_pct: f64,
+    /// Frames match when their PDQ distance is strictly below this (1..=64).
+    pub distance_tolerance: u32,
+}
+
+impl Default for VpdqThresholds {
+    fn default() -> Self {
+        VpdqThresholds {
+            query_pct: 80.0,
+            compared_pct: 0.0,
+            distance_tolerance: 31,
+        }
+    }
+}
+
+impl VpdqThresholds {
+    pub fn is_default(&self) -> bool {
+        *self == VpdqThresholds::default()
+    }
+
+    /// Why these thresholds cannot be used, if they cannot.
+    pub fn check(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("query_pct", self.query_pct),
+            ("compared_pct", self.compared_pct),
+        ] {
+            if !(0.0..=100.0).contains(&v) {
+                return Err(format!("vpdq {name} {v} is not in 0..=100"));
+            }
+        }
+        if !(1..=MAX_RADIUS + 1).contains(&self.distance_tolerance) {
+            return Err(format!(
+                "vpdq distance_tolerance {} is not in 1..={}",
+                self.distance_tolerance,
+                MAX_RADIUS + 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `self` lets more pairs of videos match than `old` does (a
+    /// lower share or a wider distance).
+    pub fn looser_than(&self, old: &VpdqThresholds) -> bool {
+        self.query_pct < old.query_pct
+            || self.compared_pct < old.compared_pct
+            || self.distance_tolerance > old.distance_tolerance
+    }
+}
+
+/// A change to some of a bank's vPDQ thresholds (API and CLI); fields left
+/// unset keep the bank's current value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VpdqThresholdsPatch {
+    pub query_pct: Option<f64>,
+    pub compared_pct: Option<f64>,
+    pub distance_tolerance: Option<u32>,
+}
+
+impl VpdqThresholdsPatch {
+    pub fn apply(&self, t: &mut VpdqThresholds) {
+        if let Some(v) = self.query_pct {
+            t.query_pct = v;
+        }
+        if let Some(v) = self.compared_pct {
+            t.compared_pct = v;
+        }
+        if let Some(v) = self.distance_tolerance {
+            t.distance_tolerance = v;
+        }
+    }
 }
 
 /// The part of a bank's charter that matching needs: whether a match may
@@ -89,6 +178,7 @@ impl Bank {
             description: String::new(),
             sampling_rate: None,
             charter: None,
+            vpdq: VpdqThresholds::default(),
         }
     }
 
@@ -598,8 +688,8 @@ impl HashDb {
     }
 
     /// Insert or replace a bank. A bank that [`HashDb::upsert_bank_checked`]
-    /// would reject (empty name, a `/` in it, a sampling rate outside 0..=1)
-    /// is ignored; call that instead to see the error.
+    /// would reject (empty name, a `/` in it, a sampling rate outside 0..=1,
+    /// vPDQ thresholds out of range) is ignored; call that instead to see the error.
     pub fn upsert_bank(&mut self, bank: Bank) {
         let _ = self.upsert_bank_checked(bank);
     }
@@ -620,6 +710,12 @@ impl HashDb {
                 });
             }
         }
+        if let Err(detail) = bank.vpdq.check() {
+            return Err(HashDbError::BadBank {
+                bank: bank.name,
+                detail,
+            });
+        }
         bank.pdq_threshold = bank.pdq_threshold.min(MAX_RADIUS);
         let applied = match self.banks.get(&bank.name) {
             Some(old) if *old == bank => Applied::Unchanged,
@@ -627,7 +723,8 @@ impl HashDb {
             None => Applied::Inserted,
         };
         if applied != Applied::Unchanged {
-            // A bank's status decides whether its videos are indexed.
+            // A bank's status and vPDQ thresholds decide how its videos
+            // are indexed.
             self.video_generation += 1;
         }
         self.banks.insert(bank.name.clone(), bank);

@@ -22,7 +22,7 @@ pub mod video;
 pub use bank::{
     Applied, Bank, BankAction, BankEntry, BankStats, BankStatus, Change, CharterScope,
     EntryCounters, HashDb, HashDbError, Match, MatchDetail, MemoryReport, Opinion, Outcome,
-    Provenance,
+    Provenance, VpdqThresholds, VpdqThresholdsPatch,
 };
 pub use index::{Hit, PdqIndex};
 pub use signal::{ExactHash, SignalType, Signals};

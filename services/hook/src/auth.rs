@@ -16,6 +16,10 @@
 //! Keys are lines of `key_id platform secret [max_bytes]` from a file or
 //! the `VIGIL_HOOK_KEYS` environment variable (never the TOML). Several keys
 //! may name the same platform: that is how a key is rotated.
+//!
+//! The same primitive signs the other direction, the action webhook Vigil
+//! calls on the platform: [`sign_webhook`] and [`verify_webhook`], over
+//! `"v1\n" + timestamp + "\n" + body`.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -180,6 +184,44 @@ pub fn sign(
 
 fn canonical_head(timestamp: i64, method: &str, path_and_query: &str) -> String {
     format!("v1\n{timestamp}\n{method}\n{path_and_query}\n")
+}
+
+/// The signature of an action webhook (the other direction: Vigil calls
+/// the platform): `v1=` and the hex of HMAC-SHA256(secret,
+/// `"v1\n" + timestamp + "\n" + body`). The platform recomputes it with
+/// the shared secret (docs/actions.md).
+pub fn sign_webhook(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("v1\n{timestamp}\n").as_bytes());
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Check an action webhook's signature as a receiver would: the timestamp
+/// within `window_secs` of `now`, the signature equal in constant time.
+/// Used by the tests' receiver and as the reference for platforms.
+pub fn verify_webhook(
+    secret: &[u8],
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+    now: i64,
+    window_secs: i64,
+) -> Result<(), Rejection> {
+    let ts: i64 = timestamp.trim().parse().map_err(|_| Rejection::Malformed)?;
+    if (now - ts).abs() > window_secs {
+        return Err(Rejection::StaleTimestamp);
+    }
+    let hex_sig = signature
+        .trim()
+        .strip_prefix("v1=")
+        .ok_or(Rejection::Malformed)?;
+    let given = hex::decode(hex_sig).map_err(|_| Rejection::Malformed)?;
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("v1\n{ts}\n").as_bytes());
+    mac.update(body);
+    mac.verify_slice(&given)
+        .map_err(|_| Rejection::BadSignature)
 }
 
 /// The parts of a signed request the signature covers.
@@ -571,6 +613,50 @@ mod tests {
             ),
             Err(Rejection::Malformed)
         );
+    }
+
+    #[test]
+    fn webhook_signatures_verify_and_reject_changes() {
+        let secret = SECRET.as_bytes();
+        let now = 1_800_000_000;
+        let body = br#"{"action_id":"a1"}"#;
+        let sig = sign_webhook(secret, now, body);
+        assert!(sig.starts_with("v1=") && sig.len() == 3 + 64);
+        let ts = now.to_string();
+        assert_eq!(
+            verify_webhook(secret, &ts, &sig, body, now + 10, 300),
+            Ok(())
+        );
+        assert_eq!(
+            verify_webhook(secret, &ts, &sig, br#"{"action_id":"a2"}"#, now, 300),
+            Err(Rejection::BadSignature)
+        );
+        assert_eq!(
+            verify_webhook(
+                b"another secret of 32 characters..",
+                &ts,
+                &sig,
+                body,
+                now,
+                300
+            ),
+            Err(Rejection::BadSignature)
+        );
+        assert_eq!(
+            verify_webhook(secret, &(now + 1).to_string(), &sig, body, now, 300),
+            Err(Rejection::BadSignature),
+            "the timestamp is signed"
+        );
+        assert_eq!(
+            verify_webhook(secret, &ts, &sig, body, now + 301, 300),
+            Err(Rejection::StaleTimestamp)
+        );
+        assert_eq!(
+            verify_webhook(secret, &ts, "deadbeef", body, now, 300),
+            Err(Rejection::Malformed)
+        );
+        // Not the same canonical string as a signed hook request.
+        assert_ne!(sig, sign(secret, now, "POST", "/", body));
     }
 
     #[test]

@@ -17,13 +17,14 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
 use vigil_hashdb::Match;
-use vigil_pipeline::{decide, Action, Analyzer, Evidence, Policy, UploadId};
+use vigil_pipeline::{decide, Action, Analyzer, Evidence, SharedPolicy, UploadId};
 
-/// What `/v1/check` needs: an analyzer without a classifier, and the policy.
+/// What `/v1/check` needs: an analyzer without a classifier, and the
+/// policy in force (replaced when a new version is approved).
 #[derive(Clone)]
 pub struct CheckState {
     pub analyzer: Analyzer,
-    pub policy: Arc<Policy>,
+    pub policy: SharedPolicy,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,7 +101,7 @@ async fn check_inner(state: &HookState, mp: Multipart) -> Result<Response, Probl
         decode_error: decode_error.clone(),
         now: Utc::now(),
     };
-    let (verdict, _) = decide(&evidence, &cs.policy);
+    let (verdict, _) = decide(&evidence, &cs.policy.current());
     let suggested = suggest(&verdict.action);
     metrics::CHECKS.with_label_values(&[suggested]).inc();
     Ok((

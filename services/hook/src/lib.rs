@@ -6,8 +6,12 @@
 //! hashes and matches synchronously for blocking at upload time. Callers
 //! authenticate with per-platform keys ([`auth`]). Errors are JSON problem
 //! details (RFC 9457) with a stable `type`.
+//!
+//! The other direction: [`actions`] delivers takedowns, restrictions and
+//! reinstatements to the platform (`vigil.actions` and a signed webhook).
 #![forbid(unsafe_code)]
 
+pub mod actions;
 pub mod auth;
 mod check;
 mod guard;
@@ -15,8 +19,10 @@ mod metrics;
 mod problem;
 mod uploads;
 
+pub use actions::{Relay, RelayConfig, RelayError, WebhookConfig, WebhookSecret};
 pub use auth::{
-    parse_keys, sign, ApiKey, AuthSettings, Authenticator, KeyFileError, SignedRequest,
+    parse_keys, sign, sign_webhook, verify_webhook, ApiKey, AuthSettings, Authenticator,
+    KeyFileError, SignedRequest,
 };
 pub use check::{suggest, CheckState};
 pub use problem::Problem;

@@ -1,8 +1,8 @@
 //! Metrics owned by the upload hook (DESIGN.md §9).
 
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge, HistogramVec,
-    IntCounterVec, IntGauge,
+    register_histogram, register_histogram_vec, register_int_counter_vec, register_int_gauge,
+    Histogram, HistogramVec, IntCounterVec, IntGauge,
 };
 use std::sync::LazyLock;
 
@@ -86,3 +86,65 @@ pub static CHECKS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+// ---- action delivery (`actions.rs`) ----
+
+pub static ACTIONS_DELIVERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_actions_delivered_total",
+        "Actions acknowledged by a sink, by kind (takedown, restrict, reinstate) and sink (kafka, webhook).",
+        &["kind", "sink"]
+    )
+    .expect("metric registers once")
+});
+
+pub static ACTION_DELIVERY_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "vigil_action_delivery_failures_total",
+        "Failed action deliveries, by sink and reason (broker, timeout, connect, transport, server_error, throttled, redirect, unexpected_status: retried; rejected: parked).",
+        &["sink", "reason"]
+    )
+    .expect("metric registers once")
+});
+
+pub static ACTIONS_PENDING: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "vigil_actions_pending",
+        "Actions not yet delivered to every sink (parked ones included), from the database."
+    )
+    .expect("metric registers once")
+});
+
+pub static ACTION_DELIVERY_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "vigil_action_delivery_seconds",
+        "Time from an action's creation (its verdict or decision) to its delivery to every sink.",
+        vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 21600.0]
+    )
+    .expect("metric registers once")
+});
+
+/// Register the action metrics with a zero series for every bounded label
+/// value, so rates and alerts work before the first event.
+pub fn register_actions() {
+    for kind in ["takedown", "restrict", "reinstate"] {
+        for sink in ["kafka", "webhook"] {
+            ACTIONS_DELIVERED.with_label_values(&[kind, sink]);
+        }
+    }
+    ACTION_DELIVERY_FAILURES.with_label_values(&["kafka", "broker"]);
+    for reason in [
+        "timeout",
+        "connect",
+        "transport",
+        "server_error",
+        "throttled",
+        "redirect",
+        "unexpected_status",
+        "rejected",
+    ] {
+        ACTION_DELIVERY_FAILURES.with_label_values(&["webhook", reason]);
+    }
+    LazyLock::force(&ACTIONS_PENDING);
+    LazyLock::force(&ACTION_DELIVERY_SECONDS);
+}

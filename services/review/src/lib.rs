@@ -64,6 +64,9 @@ pub struct ReviewConfig {
     pub evidence_retention: Duration,
     /// Which queue each item goes to.
     pub routing: routing::Routing,
+    /// Limits for decoding a video into its contact sheet (the `[video]`
+    /// limits the worker uses).
+    pub video_limits: vigil_decode::video::VideoLimits,
 }
 
 impl Default for ReviewConfig {
@@ -76,6 +79,7 @@ impl Default for ReviewConfig {
             break_reminder_minutes: 50,
             evidence_retention: Duration::from_secs(183 * 24 * 3600),
             routing: routing::Routing::default(),
+            video_limits: vigil_decode::video::VideoLimits::default(),
         }
     }
 }
@@ -574,6 +578,10 @@ pub fn router(state: ReviewState) -> Router {
             post(ui::release),
         )
         .route("/review/media/{upload_id}/{policy_version}", get(ui::media))
+        .route(
+            "/review/media/{upload_id}/{policy_version}/sheet",
+            get(ui::contact_sheet),
+        )
         .route("/review/audit", get(ui::audit))
         .route("/review/proposals", get(ui::proposals))
         .route("/review/proposals/{id}/decide", post(ui::decide_proposal))

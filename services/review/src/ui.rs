@@ -2,7 +2,8 @@
 //! file and one CSS file served from the binary (no CDN). Pages: sign-in,
 //! queue, case, audit log. Media are shown through an authenticated route
 //! that reads them from the media store (the `media_url` never reaches the
-//! browser), blurred and greyscale until the reviewer reveals them.
+//! browser), blurred and greyscale until the reviewer reveals them; a video
+//! is shown as a contact sheet of still frames, never played.
 
 use crate::api::{self, AuditParams};
 use crate::auth::{self, User};
@@ -458,6 +459,7 @@ fn decision_label(d: Decision, blind: bool) -> (&'static str, &'static str, &'st
 fn case_page(user: &User, ctx: &CaseContext) -> Markup {
     let c = &ctx.case;
     let media_src = format!("/review/media/{}/{}", c.upload_id, c.policy_version);
+    let sheet_src = format!("{media_src}/sheet");
     let content_type = ctx
         .upload
         .as_ref()
@@ -484,7 +486,9 @@ fn case_page(user: &User, ctx: &CaseContext) -> Markup {
             section.card.mediacard {
                 div.mediaframe #mediaframe data-state="hidden" {
                     @if is_video {
-                        video.media #media src=(media_src) muted preload="metadata" controls {}
+                        // A contact sheet of still frames, never a playing video.
+                        img.media.sheet #media src=(sheet_src) data-frames=(SHEET_FRAMES)
+                            alt={ "Contact sheet: " (SHEET_FRAMES) " frames evenly spaced over the video (hidden until revealed)" };
                     } @else {
                         img.media #media src=(media_src) alt="Media under review (hidden until revealed)";
                     }
@@ -497,7 +501,8 @@ fn case_page(user: &User, ctx: &CaseContext) -> Markup {
                 div.mediatools {
                     button.secondary #toggle-reveal type="button" { "Reveal / hide " kbd { "R" } }
                     button.secondary #toggle-colour type="button" { "Colour " kbd { "C" } }
-                    span.muted { "Greyscale by default" @if is_video { " · audio muted" } }
+                    span.muted { "Greyscale by default"
+                        @if is_video { " · video: " (SHEET_FRAMES) " frames evenly spaced, left to right, top to bottom; it does not play" } }
                 }
             }
             section.card.why {
@@ -739,43 +744,44 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `GET /review/media/{upload_id}/{policy_version}`: the bytes, for the
-/// claim holder or a lead, read through the media store.
-pub async fn media(
-    State(state): State<ReviewState>,
-    user: User,
-    Path((upload_id, policy_version)): Path<(String, String)>,
-) -> Response {
-    let ctx = match CaseContext::load(&state, &user, &upload_id, &policy_version).await {
+/// The media bytes of a case, for the claim holder or a lead, read through
+/// the media store; a problem response otherwise.
+async fn case_media(
+    state: &ReviewState,
+    user: &User,
+    upload_id: &str,
+    policy_version: &str,
+) -> Result<Vec<u8>, Response> {
+    let ctx = match CaseContext::load(state, user, upload_id, policy_version).await {
         Ok(c) => c,
-        Err(p) => return p.into_response(),
+        Err(p) => return Err(p.into_response()),
     };
-    match state.store.media_purged_at(&upload_id).await {
+    match state.store.media_purged_at(upload_id).await {
         Ok(Some(_)) => {
-            return Problem::new(
+            return Err(Problem::new(
                 StatusCode::GONE,
                 "media_purged",
                 "The media were purged after the evidence retention period.",
             )
-            .into_response()
+            .into_response())
         }
         Ok(None) => {}
-        Err(e) => return Problem::from(e).into_response(),
+        Err(e) => return Err(Problem::from(e).into_response()),
     }
     let Some(upload) = ctx.upload else {
-        return Problem::new(
+        return Err(Problem::new(
             StatusCode::NOT_FOUND,
             "media_not_found",
             "No media recorded for this item.",
         )
-        .into_response();
+        .into_response());
     };
-    let bytes = match state
+    match state
         .media
         .get(&upload.msg.media_url, state.config.max_media_bytes)
         .await
     {
-        Ok(b) => b,
+        Ok(b) => Ok(b),
         Err(e) => {
             tracing::warn!(error_kind = e.kind(), "cannot read media for review");
             let status = if e.is_transient() {
@@ -783,13 +789,26 @@ pub async fn media(
             } else {
                 StatusCode::NOT_FOUND
             };
-            return Problem::new(
+            Err(Problem::new(
                 status,
                 e.kind(),
                 "The media cannot be shown (missing, too large or purged).",
             )
-            .into_response();
+            .into_response())
         }
+    }
+}
+
+/// `GET /review/media/{upload_id}/{policy_version}`: the bytes, for the
+/// claim holder or a lead, read through the media store.
+pub async fn media(
+    State(state): State<ReviewState>,
+    user: User,
+    Path((upload_id, policy_version)): Path<(String, String)>,
+) -> Response {
+    let bytes = match case_media(&state, &user, &upload_id, &policy_version).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let Some(ct) = sniff(&bytes) else {
         return Problem::new(
@@ -811,6 +830,86 @@ pub async fn media(
             (header::CONTENT_DISPOSITION, "inline"),
         ],
         bytes,
+    )
+        .into_response()
+}
+
+/// Frames on a video's contact sheet, and how they are laid out.
+pub const SHEET_FRAMES: usize = 9;
+const SHEET_COLUMNS: u32 = 3;
+const SHEET_TILE_WIDTH: u32 = 320;
+
+/// `GET /review/media/{upload_id}/{policy_version}/sheet`: for a video, a
+/// JPEG contact sheet of [`SHEET_FRAMES`] frames evenly spaced over its
+/// running time, made now by the confined FFmpeg decoder under the
+/// `[video]` limits (nothing derived from the media is stored, so the
+/// sheet goes when the media are purged). Same access rules as the media.
+pub async fn contact_sheet(
+    State(state): State<ReviewState>,
+    user: User,
+    Path((upload_id, policy_version)): Path<(String, String)>,
+) -> Response {
+    let bytes = match case_media(&state, &user, &upload_id, &policy_version).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if vigil_decode::video::sniff_video(&bytes).is_none() {
+        return Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_a_video",
+            "Contact sheets are made for videos only.",
+        )
+        .into_response();
+    }
+    let limits = state.config.video_limits;
+    let made = tokio::task::spawn_blocking(move || {
+        vigil_decode::video::contact_sheet(
+            &bytes,
+            &limits,
+            &vigil_decode::video::VideoOptions::default(),
+            SHEET_FRAMES,
+            SHEET_TILE_WIDTH,
+            SHEET_COLUMNS,
+        )
+    })
+    .await;
+    let sheet = match made {
+        Ok(Ok(sheet)) => sheet,
+        Ok(Err(e)) => {
+            tracing::warn!(error_kind = e.kind(), "cannot make a contact sheet");
+            let status = if e.kind() == "decoder_unavailable" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            return Problem::new(
+                status,
+                e.kind(),
+                "No contact sheet could be made of this video.",
+            )
+            .into_response();
+        }
+        Err(_) => {
+            return Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "The contact sheet task failed.",
+            )
+            .into_response()
+        }
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; sandbox",
+            ),
+            (header::CONTENT_DISPOSITION, "inline"),
+        ],
+        sheet.jpeg,
     )
         .into_response()
 }

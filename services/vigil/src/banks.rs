@@ -58,6 +58,7 @@ pub async fn create_bank_as(
     name: &str,
     action: BankAction,
     labels: &[String],
+    vpdq: &vigil_hashdb::VpdqThresholdsPatch,
 ) -> anyhow::Result<Submitted> {
     let mut bank = svc
         .bank(name)
@@ -65,6 +66,7 @@ pub async fn create_bank_as(
         .unwrap_or_else(|_| Bank::new(name, action));
     bank.action = action;
     bank.labels = labels.to_vec();
+    vpdq.apply(&mut bank.vpdq);
     HashDb::new()
         .upsert_bank_checked(bank.clone())
         .map_err(|e| anyhow::anyhow!("invalid bank: {e}"))?;
@@ -92,6 +94,28 @@ pub async fn set_status_as(
             actor,
             vec![Change::UpsertBank { bank: b }],
             &format!("set bank {bank} status"),
+        )
+        .await?)
+}
+
+/// Set a bank's PDQ distance threshold as `actor`, through governance
+/// (raising it is a proposal; lowering applies at once).
+pub async fn set_threshold_as(
+    svc: &BankService,
+    actor: &str,
+    bank: &str,
+    pdq_threshold: u32,
+) -> anyhow::Result<Submitted> {
+    let mut b = svc.bank(bank).await?;
+    b.pdq_threshold = pdq_threshold;
+    HashDb::new()
+        .upsert_bank_checked(b.clone())
+        .map_err(|e| anyhow::anyhow!("invalid bank: {e}"))?;
+    Ok(Governance::new(svc.clone())
+        .submit(
+            actor,
+            vec![Change::UpsertBank { bank: b }],
+            &format!("set bank {bank} pdq_threshold={pdq_threshold}"),
         )
         .await?)
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vigil::Roles;
 use vigil_hashdb::{BankAction, BankEntry, SignalType};
 use vigil_models::synth;
-use vigil_pipeline::{Analyzer, Policy, UploadId};
+use vigil_pipeline::{Analyzer, Policy, SharedPolicy, UploadId};
 use vigil_stream::{Producer, Worker, WorkerConfig, WorkerDeps};
 
 fn worker(t: &TestApp, commit_interval: Duration, name: &str) -> Worker {
@@ -20,7 +20,7 @@ fn worker(t: &TestApp, commit_interval: Duration, name: &str) -> Worker {
         media: app.media.clone(),
         analyzer: Analyzer::new(app.hashdb.clone(), None, vigil_decode::Limits::default()),
         shadow_policy: None,
-        policy: Arc::new(Policy::builtin()),
+        policy: SharedPolicy::new(Policy::builtin()),
         producer: Producer::new(&app.bootstrap, name, Duration::from_secs(30)).unwrap(),
         topics: app.topics.clone(),
     });

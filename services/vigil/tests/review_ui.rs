@@ -23,13 +23,24 @@ const PASSWORD: &str = "correct horse battery staple";
 async fn seed(t: &TestApp, id: &str, priority: f64) -> Vec<u8> {
     let img = vigil_models::synth::benign_image(priority as u64 + 3, 128);
     let bytes = png(&img);
+    seed_media(t, id, priority, bytes, "image/png").await
+}
+
+/// A review item for `bytes` stored as the upload's media.
+async fn seed_media(
+    t: &TestApp,
+    id: &str,
+    priority: f64,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> Vec<u8> {
     let url = t.app.media.put(id, &bytes).await.unwrap();
     let upload_id = UploadId::parse(id).unwrap();
     let msg = UploadMsg {
         v: MESSAGE_VERSION,
         upload_id: upload_id.clone(),
         media_url: url,
-        content_type: Some("image/png".into()),
+        content_type: Some(content_type.into()),
         platform_context: vigil_pipeline::PlatformContext {
             surface: "feed".into(),
             reach: Some(1200),
@@ -505,6 +516,103 @@ async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
         ) >= 1.0
     );
     assert!(metric_value(&metrics, "vigil_review_refusals_total{kind=\"csrf\"}") >= 1.0);
+    t.app.shutdown().await.unwrap();
+}
+
+/// A video under review is shown as a contact sheet of still frames (made
+/// by the confined FFmpeg decoder at request time), blurred and greyscale
+/// until revealed like an image, never as a playing video; the sheet is
+/// served only through the authenticated media routes, to the claim holder
+/// or a lead. Needs Debian's ffmpeg (`make setup`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_case_shows_a_blurred_contact_sheet_and_never_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let roles = Roles {
+        hook: false,
+        workers: false,
+        review: true,
+    };
+    let work = tempfile::tempdir().unwrap();
+    let clip = work.path().join("clip.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("testsrc=duration=9:size=320x240:rate=10")
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg is installed (make setup)");
+    assert!(status.success());
+    let t = spawn_app_with(config, roles, dir).await;
+    for (name, role) in [
+        ("alice", Role::Reviewer),
+        ("bob", Role::Reviewer),
+        ("lena", Role::Lead),
+    ] {
+        vigil_review::add_user(&t.app.store, name, role, PASSWORD)
+            .await
+            .unwrap();
+    }
+    let video = std::fs::read(&clip).unwrap();
+    seed_media(&t, "video-1", 0.9, video, "video/mp4").await;
+    let base = t.base.clone();
+    let c = no_redirects();
+    let sheet_url = format!("{base}/review/media/video-1/builtin-1/sheet");
+
+    // Nobody signed in: no sheet.
+    let r = c.get(&sheet_url).send().await.unwrap();
+    assert_ne!(r.status().as_u16(), 200);
+
+    let alice = sign_in(&c, &base, "alice", PASSWORD).await.unwrap();
+    let (_, html) = page(&c, &format!("{base}/review/"), &alice).await;
+    let r = c
+        .post(format!("{base}/review/claim"))
+        .header("cookie", &alice)
+        .form(&[("csrf", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/review/case/video-1/builtin-1");
+    let (status, html) = page(&c, &format!("{base}/review/case/video-1/builtin-1"), &alice).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-state=\"hidden\""), "media start hidden");
+    assert!(
+        html.contains("src=\"/review/media/video-1/builtin-1/sheet\""),
+        "{html}"
+    );
+    assert!(html.contains("9 frames evenly spaced"));
+    assert!(!html.contains("<video"), "no player on the page");
+    assert!(!html.contains("autoplay"));
+
+    let r = c
+        .get(&sheet_url)
+        .header("cookie", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    assert_eq!(r.headers()["cache-control"], "private, no-store");
+    let jpeg = r.bytes().await.unwrap();
+    assert!(jpeg.starts_with(&[0xFF, 0xD8, 0xFF]), "a JPEG");
+
+    // Another reviewer who does not hold the claim gets no sheet; a lead does.
+    let bob = bearer(&c, &base, "bob").await;
+    let r = c.get(&sheet_url).bearer_auth(&bob).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let lena = bearer(&c, &base, "lena").await;
+    let r = c.get(&sheet_url).bearer_auth(&lena).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // An image item has no contact sheet.
+    seed(&t, "image-1", 0.1).await;
+    let r = c
+        .get(format!("{base}/review/media/image-1/builtin-1/sheet"))
+        .bearer_auth(&lena)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
     t.app.shutdown().await.unwrap();
 }
 
