@@ -157,6 +157,23 @@ PIPELINE = [
            description="Processes per build version: more than one line during a rollout."),
     series("Alerts firing", [('sum by (alertname) (ALERTS{alertstate="firing", alertname=~"Vigil.*"})', "{{alertname}}")],
            description="Vigil's alert rules (deploy/prometheus/alerts.yml) currently firing."),
+    # Actions to the platform (docs/actions.md).
+    series("Actions delivered by kind and sink",
+           [(rate("vigil_actions_delivered_total", "kind, sink"), "{{kind}} to {{sink}}")], "reqps",
+           description="Takedowns, restrictions and reinstatements acknowledged by vigil.actions and the webhook."),
+    series("Actions waiting for delivery", [("max(vigil_actions_pending)", "pending (parked included)")],
+           description="Alert VigilActionsUndelivered when actions wait and none is delivered for 15 minutes."),
+    series("Action delivery failures", [
+        (rate("vigil_action_delivery_failures_total", "sink, reason"), "{{sink}} {{reason}}"),
+    ], "reqps", description="All retried with backoff, except webhook `rejected` (a 4xx): parked, alert VigilActionsRefused."),
+    series("Action created to delivered", [
+        ("histogram_quantile(0.5, sum by (le) (rate(vigil_action_delivery_seconds_bucket[5m])))", "p50"),
+        ("histogram_quantile(0.99, sum by (le) (rate(vigil_action_delivery_seconds_bucket[5m])))", "p99"),
+    ], "s", description="From the verdict or decision to the last sink's acknowledgement."),
+    series("Kafka producers replaced / h",
+           [("sum by (client, reason) (increase(vigil_kafka_producer_restarts_total[1h]))", "{{client}} {{reason}}")],
+           description="A producer whose sends kept failing (outage, fenced producer id) was replaced. "
+                       "Alert VigilKafkaProducerRestarting."),
 ]
 
 REVIEW = [
@@ -184,6 +201,64 @@ REVIEW = [
            [("sum(increase(vigil_review_evidence_purged_total[1h]))", "purged / h")]),
 ]
 
+FP = "vigil_accountability_false_positive_rate"
+MISS = "vigil_accountability_miss_rate"
+APPEAL = "vigil_accountability_appeal_overturn_rate"
+
+ACCOUNTABILITY = [
+    stat("False-positive rate (all automated actions)", f'max({FP}{{by="all"}})', "percentunit",
+         description="Overturned share of the blind audit sample of automated actions."),
+    stat("False-positive 95% interval", f'max({FP}_upper{{by="all"}})', "percentunit",
+         description="Upper Wilson bound: the rate is below this with 95% confidence."),
+    stat("Miss rate (passed uploads)", f'max({MISS}{{by="all"}})', "percentunit",
+         description="Violating share of the blind audit sample of passed uploads."),
+    stat("Audited items behind the estimates",
+         'max(vigil_accountability_false_positive_sample_size{by="all"}) + max(vigil_accountability_miss_sample_size{by="all"})'),
+    band("False-positive rate, all automated actions", FP, '{by="all"}', "{{group}}",
+         "Estimate with its Wilson 95% band. The budget panel beside it shows what the policy accepts."),
+    series("False-positive budget", [
+        ("max(vigil_accountability_false_positive_budget)", "false-positive budget"),
+        ("max(vigil_accountability_miss_budget)", "miss budget"),
+    ], "percentunit", min_max=(0, 1),
+        description="From the policy's [audit] section; the alerts compare the bounds with these."),
+    band("False-positive rate by bank", FP, '{by="bank"}', "{{group}}",
+         "Per bank, with Wilson 95% bands. Small banks have wide bands: read the sample size."),
+    band("False-positive rate by label", FP, '{by="label"}', "{{group}}",
+         "Per behaviour label of the matched entries."),
+    band("False-positive rate by signal and model", FP, '{by=~"signal|model"}', "{{group}}",
+         "PDQ, MD5, SHA-256, vPDQ matches and the classifier."),
+    band("Miss rate, all passed uploads", MISS, '{by="all"}', "{{group}}",
+         "Violating share of audited passed uploads, with its Wilson 95% band."),
+    band("Miss rate by surface and model", MISS, '{by=~"surface|model"}', "{{group}}",
+         "Where missed material gets through."),
+    band("Appeal reversal rate by bank", APPEAL, '{by=~"all|bank"}', "{{group}}",
+         "Reversed share of decided appeals. Biased: only contested removals are appealed; "
+         "read it beside, not instead of, the audited rate."),
+    series("Sample sizes", [
+        ('max by (by, group) (vigil_accountability_false_positive_sample_size{by=~"all|bank"})', "audited actions {{group}}"),
+        ('max by (by, group) (vigil_accountability_miss_sample_size{by="all"})', "audited passes {{group}}"),
+        ('max by (by, group) (vigil_accountability_appeal_overturn_sample_size{by="all"})', "decided appeals"),
+    ]),
+    series("Uploads drawn for blind audit / h",
+           [("sum by (kind) (increase(vigil_audit_samples_total[1h]))", "{{kind}}")],
+           description="Alert VigilAuditSamplingStalled when none are drawn for 6 hours of traffic."),
+    series("Shadow policy disagreements / h",
+           [("sum by (live, shadow) (increase(vigil_shadow_disagreements_total[1h]))", "live {{live}} / shadow {{shadow}}")],
+           description="Uploads the candidate policy would have decided differently."),
+    series("Retro-hunt: past uploads found by later entries / h",
+           [("sum by (bank) (increase(vigil_retrohunt_hits_total[1h]))", "{{bank}}")],
+           description="Misses at the time of upload, found when a matching entry arrived later "
+                       "(docs/self-correction.md). Alert VigilRetrohuntFailing when passes stop."),
+    series("Retro-hunt delay (upload to found), p50 and p90",
+           [("histogram_quantile(0.5, sum by (le) (rate(vigil_retrohunt_delay_seconds_bucket[6h])))", "p50"),
+            ("histogram_quantile(0.9, sum by (le) (rate(vigil_retrohunt_delay_seconds_bucket[6h])))", "p90")],
+           "s", description="How long missed material stayed up before a shared hash caught it."),
+    series("Quarantined entries by bank",
+           [("max by (bank) (vigil_quarantined_entries)", "{{bank}}"),
+            ("max(vigil_quarantined_banks)", "whole banks")],
+           description="Entries people kept overturning: their matches go to review until two leads restore them."),
+]
+
 
 def write(name, dash):
     path = os.path.join(HERE, "dashboards", name)
@@ -194,6 +269,11 @@ def write(name, dash):
 
 if __name__ == "__main__":
     write("vigil-pipeline.json", dashboard("vigil-pipeline", "Vigil pipeline", PIPELINE,
-          "Uploads in, verdicts out: throughput, latency, errors, lag."))
+          "Uploads in, verdicts out: throughput, latency, errors, lag; actions out to the platform."))
     write("vigil-review.json", dashboard("vigil-review", "Vigil review operations", REVIEW,
           "Human review: queue depth and age, throughput, decisions, appeals."))
+    write("vigil-accountability.json", dashboard(
+        "vigil-accountability", "Vigil error accountability", ACCOUNTABILITY,
+        "How often Vigil is wrong, both ways, with honest uncertainty: blind-audit "
+        "false-positive and miss rates with Wilson 95% intervals, appeals, shadow policy, "
+        "retro-hunt misses and quarantined entries."))

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use vigil_models::Classifier;
-use vigil_pipeline::{Analyzer, Policy, SharedHashDb};
+use vigil_pipeline::{Analyzer, Policy, SharedHashDb, SharedPolicy};
 use vigil_store::{MediaStore, Store};
 use vigil_stream::{EmbeddedKafka, Producer, Topics, Worker, WorkerConfig, WorkerDeps};
 
@@ -59,6 +59,8 @@ pub struct App {
     pub store: Store,
     pub media: MediaStore,
     pub hashdb: SharedHashDb,
+    /// The policy in force in this process.
+    pub policy: SharedPolicy,
     pub topics: Topics,
     pub bootstrap: String,
     shutdown: watch::Sender<bool>,
@@ -127,20 +129,23 @@ impl App {
         }
 
         // The newest approved policy version in the database wins over the
-        // configured file (publishing one is a guarded change).
-        let policy: Arc<Policy> = Arc::new(crate::governance::load_policy(config, &store).await?);
+        // configured file (publishing one is a guarded change); a version
+        // approved while this process runs is put in force by the reload
+        // task below, or at once when it is approved through this process.
+        let policy = SharedPolicy::new(crate::governance::load_policy(config, &store).await?);
         if roles.workers || roles.hook {
-            tracing::info!(policy_version = %policy.version, "policy loaded");
+            tracing::info!(policy_version = %policy.current().version, "policy loaded");
         }
         if roles.workers {
             let shadow_policy = match &config.shadow_policy_file {
                 Some(p) => {
                     let sp = Policy::from_file(p)
                         .with_context(|| format!("shadow policy {}", p.display()))?;
+                    let live = policy.current();
                     anyhow::ensure!(
-                        sp.version != policy.version,
+                        sp.version != live.version,
                         "the shadow policy must have a version of its own (both are {:?})",
-                        policy.version
+                        live.version
                     );
                     tracing::info!(shadow_policy_version = %sp.version, "shadow policy loaded: evaluated without acting");
                     Some(Arc::new(sp))
@@ -165,7 +170,7 @@ impl App {
                         // Built from the hash database's `vpdq` entries on the
                         // first video upload, rebuilt when they change.
                         index: Arc::new(RwLock::new(vigil_pipeline::BankedVideos::default())),
-                        limits: vigil_decode::video::VideoLimits::default(),
+                        limits: config.video.to_limits()?,
                         options: vigil_decode::video::VideoOptions::default(),
                     }),
                 policy: policy.clone(),
@@ -191,6 +196,21 @@ impl App {
                 let rx = shutdown_rx.clone();
                 tasks.spawn(async move { worker.run(rx).await.map_err(anyhow::Error::from) });
             }
+        }
+        {
+            let every = Duration::from_secs(config.worker.policy_reload_secs.max(1));
+            let (st, shared, mut rx) = (store.clone(), policy.clone(), shutdown_rx.clone());
+            tasks.spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = rx.changed() => return Ok(()),
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                    if let Err(e) = reload_policy(&st, &shared).await {
+                        tracing::warn!(error = %e, "policy reload failed; keeping the policy in force");
+                    }
+                }
+            });
         }
         if roles.workers || roles.hook {
             let reload = Duration::from_secs(config.worker.hashdb_reload_secs.max(1));
@@ -252,7 +272,42 @@ impl App {
                     Duration::from_millis(config.hook.broker_cooldown_ms),
                 )),
             }));
+            // Actions to the platform: `vigil.actions` and the webhook.
+            let relay = vigil_hook::Relay::new(
+                store.clone(),
+                Producer::new(&bootstrap, "vigil-actions", Duration::from_secs(30))?,
+                config.actions.relay_config(topics.actions.clone())?,
+                format!("relay-{}", uuid::Uuid::now_v7().simple()),
+            )?;
+            let rx = shutdown_rx.clone();
+            tasks.spawn(async move {
+                relay.run(rx).await;
+                Ok(())
+            });
         }
+        // People's bank and policy changes (banks API and review UI): written
+        // to the database, published on `vigil.hashdb`; verdicts of referrals
+        // acted on are published on `vigil.verdicts`; an approved policy
+        // version is put in force here at once.
+        let governance = if roles.hook || roles.review {
+            let banks = vigil_banks::BankService {
+                store: store.clone(),
+                producer: Some(Producer::new(
+                    &bootstrap,
+                    "vigil-banks",
+                    Duration::from_secs(10),
+                )?),
+                topic: topics.hashdb.clone(),
+                local: Some(hashdb.clone()),
+            };
+            Some(
+                vigil_banks::Governance::new(banks)
+                    .with_verdicts_topic(&topics.verdicts)
+                    .with_policy(policy.clone()),
+            )
+        } else {
+            None
+        };
         if roles.review {
             // Decisions go to `vigil.decisions` from the store's outbox.
             let producer = Producer::new(&bootstrap, "vigil-review", Duration::from_secs(30))?;
@@ -270,23 +325,22 @@ impl App {
                 store.clone(),
                 media.clone(),
                 Some(publish),
-                config.review.to_review_config()?,
+                vigil_review::ReviewConfig {
+                    video_limits: config.video.to_limits()?,
+                    ..config.review.to_review_config()?
+                },
             )
-            .with_governance(vigil_banks::Governance::new(vigil_banks::BankService {
-                store: store.clone(),
-                producer: Some(Producer::new(
-                    &bootstrap,
-                    "vigil-governance",
-                    Duration::from_secs(10),
-                )?),
-                topic: topics.hashdb.clone(),
-                local: Some(hashdb.clone()),
-            }));
+            .with_governance(governance.clone().expect("built for the review role"));
             let (st, rx) = (review.clone(), shutdown_rx.clone());
             tasks.spawn(async move {
                 vigil_review::run_outbox(st, Duration::from_secs(5), rx).await;
                 Ok(())
             });
+            let audit = policy.current().audit.clone();
+            vigil_review::accountability::set_budgets(
+                audit.false_positive_budget,
+                audit.miss_budget,
+            );
             let (st, rx) = (store.clone(), shutdown_rx.clone());
             let every = Duration::from_secs(config.accountability.refresh_secs.max(1));
             tasks.spawn(async move {
@@ -294,23 +348,55 @@ impl App {
                 Ok(())
             });
             router = router.merge(vigil_review::router(review));
-        }
-        if roles.hook || roles.review {
-            let banks = vigil_banks::BankService {
-                store: store.clone(),
-                producer: Some(Producer::new(
-                    &bootstrap,
-                    "vigil-banks",
-                    Duration::from_secs(10),
-                )?),
-                topic: topics.hashdb.clone(),
-                local: Some(hashdb.clone()),
+
+            // Self-correction (docs/self-correction.md): entries people keep
+            // overturning are quarantined; past uploads are hunted with
+            // entries that arrived after them.
+            let quarantiner = vigil_banks::quarantine::Quarantiner {
+                banks: vigil_banks::BankService {
+                    store: store.clone(),
+                    producer: Some(Producer::new(
+                        &bootstrap,
+                        "vigil-quarantine",
+                        Duration::from_secs(10),
+                    )?),
+                    topic: topics.hashdb.clone(),
+                    local: Some(hashdb.clone()),
+                },
+                policy: policy.clone(),
             };
-            router = router.merge(vigil_banks::router(
-                banks,
-                hashdb.clone(),
-                policy.referrals.action,
-            ));
+            let (rx, every) = (
+                shutdown_rx.clone(),
+                Duration::from_secs(config.accountability.quarantine_secs.max(1)),
+            );
+            tasks.spawn(async move {
+                quarantiner.run(every, rx).await;
+                Ok(())
+            });
+            if config.retrohunt.enabled {
+                let hunter = retro_hunter(
+                    config,
+                    store.clone(),
+                    Some(Producer::new(
+                        &bootstrap,
+                        "vigil-retrohunt",
+                        Duration::from_secs(30),
+                    )?),
+                    &topics,
+                    policy.clone(),
+                );
+                let (rx, every) = (
+                    shutdown_rx.clone(),
+                    Duration::from_secs(config.retrohunt.interval_secs.max(1)),
+                );
+                tasks.spawn(async move {
+                    hunter.run(every, rx).await;
+                    Ok(())
+                });
+            }
+        }
+        if let Some(gov) = governance {
+            router = router.merge(vigil_banks::router(gov, hashdb.clone(), policy.clone()));
         }
         // Governance gauges, and signed checkpoints of the change log when
         // a key is configured.
@@ -361,6 +447,7 @@ impl App {
             store,
             media,
             hashdb,
+            policy,
             topics,
             bootstrap,
             shutdown,
@@ -383,6 +470,12 @@ impl App {
             topic: self.topics.hashdb.clone(),
             local: Some(self.hashdb.clone()),
         }
+    }
+
+    /// Put the newest approved policy version in force now (what the
+    /// reload task does every `worker.policy_reload_secs`).
+    pub async fn reload_policy(&self) -> anyhow::Result<()> {
+        reload_policy(&self.store, &self.policy).await
     }
 
     /// Reload banks from the database now.
@@ -493,6 +586,25 @@ async fn load_hashdb(store: &Store) -> anyhow::Result<SharedHashDb> {
     Ok(Arc::new(RwLock::new(db)))
 }
 
+/// Put the newest approved policy version in force if it is not already.
+async fn reload_policy(store: &Store, shared: &SharedPolicy) -> anyhow::Result<()> {
+    let Some((version, toml)) = store.active_policy().await? else {
+        return Ok(());
+    };
+    if shared.current().version == version {
+        return Ok(());
+    }
+    let p = Policy::from_toml(&toml)
+        .with_context(|| format!("approved policy {version} in the database is invalid"))?;
+    let old = shared.current().version.clone();
+    let budgets = (p.audit.false_positive_budget, p.audit.miss_budget);
+    if shared.replace(p) {
+        vigil_review::accountability::set_budgets(budgets.0, budgets.1);
+        tracing::info!(policy_version = %version, replaced = %old, "approved policy version now in force");
+    }
+    Ok(())
+}
+
 async fn reload_hashdb(store: &Store, shared: &SharedHashDb) -> anyhow::Result<()> {
     let (db, _) = store.load_hashdb().await?;
     HASHDB_ENTRIES.set(db.len() as i64);
@@ -522,4 +634,26 @@ pub async fn requeue_undecided(
             .context("cannot re-enqueue an accepted upload")?;
     }
     Ok(pending.len())
+}
+
+/// The retro-hunt as configured (`[retrohunt]`): the serving loop and
+/// `vigil retrohunt run` use the same settings.
+pub fn retro_hunter(
+    config: &Config,
+    store: Store,
+    producer: Option<Producer>,
+    topics: &Topics,
+    policy: SharedPolicy,
+) -> vigil_banks::retrohunt::RetroHunter {
+    vigil_banks::retrohunt::RetroHunter {
+        store,
+        producer,
+        topics: vigil_banks::retrohunt::RetroTopics {
+            verdicts: topics.verdicts.clone(),
+            review: topics.review.clone(),
+        },
+        policy,
+        retention: chrono::Duration::days(config.retrohunt.retention_days.min(36_500) as i64),
+        settle: chrono::Duration::seconds(config.retrohunt.settle_secs.min(86_400) as i64),
+    }
 }

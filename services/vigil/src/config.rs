@@ -28,10 +28,80 @@ pub struct Config {
     pub media: MediaConfig,
     pub worker: WorkerSection,
     pub limits: LimitsConfig,
+    pub video: VideoSection,
     pub classifier: ClassifierSection,
     pub governance: GovernanceSection,
     pub review: ReviewSection,
     pub accountability: AccountabilitySection,
+    pub retrohunt: RetrohuntSection,
+    pub actions: ActionsSection,
+}
+
+/// Delivery of actions (takedown, restrict, reinstate) to the platform:
+/// always to the Kafka topic `vigil.actions`, and to a signed webhook when
+/// `webhook_url` is set (docs/actions.md). The relay runs in every process
+/// with the hook role. The webhook's secret never lives in this file: it
+/// comes from `webhook_secret_file` or `VIGIL_ACTIONS_WEBHOOK_SECRET`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActionsSection {
+    /// `https://…` (or `http://…`) endpoint that receives each action as a
+    /// signed JSON POST. Unset: Kafka only.
+    pub webhook_url: Option<String>,
+    /// File holding the webhook's HMAC secret (at least 32 characters).
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Limit for one webhook request, in milliseconds.
+    pub timeout_ms: u64,
+    /// Longest wait between retries of a failed delivery, in seconds
+    /// (the wait doubles from 1 s up to this).
+    pub max_backoff_s: u64,
+}
+
+impl Default for ActionsSection {
+    fn default() -> Self {
+        ActionsSection {
+            webhook_url: None,
+            webhook_secret_file: None,
+            timeout_ms: 10_000,
+            max_backoff_s: 300,
+        }
+    }
+}
+
+impl ActionsSection {
+    /// The relay's settings, with the webhook secret read from its file or
+    /// `VIGIL_ACTIONS_WEBHOOK_SECRET` (the variable wins).
+    pub fn relay_config(&self, topic: String) -> anyhow::Result<vigil_hook::RelayConfig> {
+        use std::time::Duration;
+        anyhow::ensure!(self.timeout_ms >= 1, "actions.timeout_ms must be positive");
+        let webhook = match &self.webhook_url {
+            None => None,
+            Some(url) => {
+                let text = match std::env::var("VIGIL_ACTIONS_WEBHOOK_SECRET") {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let f = self.webhook_secret_file.as_ref().context(
+                            "actions.webhook_url is set but no secret was given (actions.webhook_secret_file or VIGIL_ACTIONS_WEBHOOK_SECRET)",
+                        )?;
+                        std::fs::read_to_string(f).with_context(|| {
+                            format!("cannot read actions.webhook_secret_file {}", f.display())
+                        })?
+                    }
+                };
+                Some(vigil_hook::WebhookConfig {
+                    url: url.clone(),
+                    secret: vigil_hook::WebhookSecret::new(&text)
+                        .context("invalid webhook secret")?,
+                    timeout: Duration::from_millis(self.timeout_ms),
+                })
+            }
+        };
+        Ok(vigil_hook::RelayConfig::new(
+            topic,
+            webhook,
+            Duration::from_secs(self.max_backoff_s),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,11 +132,46 @@ pub struct AccountabilitySection {
     /// Seconds between recomputations of the error-rate gauges from the
     /// database (also done at start), by the process that serves review.
     pub refresh_secs: u64,
+    /// Seconds between quarantine passes (the thresholds are the policy's
+    /// `[quarantine]`), by the process that serves review.
+    pub quarantine_secs: u64,
 }
 
 impl Default for AccountabilitySection {
     fn default() -> Self {
-        AccountabilitySection { refresh_secs: 15 }
+        AccountabilitySection {
+            refresh_secs: 15,
+            quarantine_secs: 60,
+        }
+    }
+}
+
+/// The retro-hunt (docs/self-correction.md): past uploads' hashes against
+/// bank entries that arrived after them, run by the process that serves
+/// review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrohuntSection {
+    /// Run passes while serving review (`vigil retrohunt run` works either way).
+    pub enabled: bool,
+    /// Seconds between passes.
+    pub interval_secs: u64,
+    /// Days an upload's hashes (never its media) are kept for the
+    /// retro-hunt; older ones are purged and no longer hunted.
+    pub retention_days: u64,
+    /// Entries changed less than this many seconds ago wait for the next
+    /// pass (a writer whose transaction commits late is not skipped).
+    pub settle_secs: u64,
+}
+
+impl Default for RetrohuntSection {
+    fn default() -> Self {
+        RetrohuntSection {
+            enabled: true,
+            interval_secs: 60,
+            retention_days: 90,
+            settle_secs: 5,
+        }
     }
 }
 
@@ -147,6 +252,9 @@ pub struct WorkerSection {
     pub count: usize,
     /// Seconds between reloads of the banks from the database.
     pub hashdb_reload_secs: u64,
+    /// Seconds between checks for a newly approved policy version in the
+    /// database (put in force without a restart).
+    pub policy_reload_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +262,79 @@ pub struct WorkerSection {
 pub struct LimitsConfig {
     pub max_dimension: u32,
     pub max_pixels: u64,
+}
+
+/// Limits for video uploads (docs/video.md). The FFmpeg child that decodes
+/// a video is stopped, and the upload gets a typed decode error, as soon as
+/// one is passed. Frames are sampled at one per second, as vPDQ specifies;
+/// that is not a setting, because banked vPDQ hashes are made the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VideoSection {
+    /// Largest accepted video file, in bytes (uploads are also bounded by
+    /// `http.max_upload_bytes`).
+    pub max_bytes: usize,
+    /// Longest accepted video, in seconds (the container's duration, and
+    /// the timestamps of decoded frames).
+    pub max_duration_seconds: f64,
+    /// Most sampled (hashed) frames, one per second of video.
+    pub max_frames: u64,
+    /// Wall-clock limit for probing and decoding one video, in seconds.
+    pub decode_timeout_secs: u64,
+    /// Largest accepted width or height.
+    pub max_dimension: u32,
+    /// Largest accepted width × height.
+    pub max_pixels: u64,
+    /// Address-space cap for the FFmpeg child, in bytes.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for VideoSection {
+    fn default() -> Self {
+        let d = vigil_decode::video::VideoLimits::default();
+        VideoSection {
+            max_bytes: d.max_bytes,
+            max_duration_seconds: d.max_duration_seconds,
+            max_frames: d.max_frames,
+            decode_timeout_secs: d.timeout.as_secs(),
+            max_dimension: d.max_dimension,
+            max_pixels: d.max_pixels,
+            max_memory_bytes: d.max_memory_bytes,
+        }
+    }
+}
+
+impl VideoSection {
+    /// The decoder's limits; nonsensical values are refused.
+    pub fn to_limits(&self) -> anyhow::Result<vigil_decode::video::VideoLimits> {
+        anyhow::ensure!(self.max_bytes > 0, "video.max_bytes must be positive");
+        anyhow::ensure!(
+            self.max_duration_seconds.is_finite() && self.max_duration_seconds > 0.0,
+            "video.max_duration_seconds must be a positive number"
+        );
+        anyhow::ensure!(self.max_frames > 0, "video.max_frames must be positive");
+        anyhow::ensure!(
+            self.decode_timeout_secs > 0,
+            "video.decode_timeout_secs must be positive"
+        );
+        anyhow::ensure!(
+            self.max_dimension > 0 && self.max_pixels > 0,
+            "video.max_dimension and video.max_pixels must be positive"
+        );
+        anyhow::ensure!(
+            self.max_memory_bytes >= 64 << 20,
+            "video.max_memory_bytes must be at least 64 MiB"
+        );
+        Ok(vigil_decode::video::VideoLimits {
+            max_bytes: self.max_bytes,
+            max_duration_seconds: self.max_duration_seconds,
+            max_dimension: self.max_dimension,
+            max_pixels: self.max_pixels,
+            max_frames: self.max_frames,
+            timeout: std::time::Duration::from_secs(self.decode_timeout_secs),
+            max_memory_bytes: self.max_memory_bytes,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -233,10 +414,13 @@ impl Default for Config {
             media: MediaConfig::default(),
             worker: WorkerSection::default(),
             limits: LimitsConfig::default(),
+            video: VideoSection::default(),
             classifier: ClassifierSection::default(),
             governance: GovernanceSection::default(),
             review: ReviewSection::default(),
             accountability: AccountabilitySection::default(),
+            retrohunt: RetrohuntSection::default(),
+            actions: ActionsSection::default(),
         }
     }
 }
@@ -295,6 +479,7 @@ impl Default for WorkerSection {
         WorkerSection {
             count: 2,
             hashdb_reload_secs: 300,
+            policy_reload_secs: 10,
         }
     }
 }
@@ -328,6 +513,7 @@ const NON_CONFIG_ENV: &[&str] = &[
     "password",
     "as",
     "hook_keys",
+    "actions_webhook_secret",
     "loadgen_key",
 ];
 
@@ -426,6 +612,82 @@ mod tests {
         assert!(
             Config::load(Some(&f)).is_err(),
             "unknown route keys are errors"
+        );
+    }
+
+    #[test]
+    fn the_webhook_needs_a_secret_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("webhook.secret");
+        std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let f = dir.path().join("vigil.toml");
+        std::fs::write(
+            &f,
+            "[actions]\nwebhook_url = \"https://platform.example/vigil\"\ntimeout_ms = 2500\nmax_backoff_s = 60\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let err = format!("{:#}", c.actions.relay_config("t".into()).unwrap_err());
+        assert!(err.contains("no secret"), "{err}");
+        let mut a = c.actions.clone();
+        a.webhook_secret_file = Some(secret.clone());
+        let r = a.relay_config("vigil.actions".into()).unwrap();
+        let w = r.webhook.unwrap();
+        assert_eq!(w.secret.as_bytes(), b"0123456789abcdef0123456789abcdef");
+        assert_eq!(w.timeout, std::time::Duration::from_millis(2500));
+        assert_eq!(r.max_backoff, std::time::Duration::from_secs(60));
+        std::fs::write(&secret, "short").unwrap();
+        assert!(a.relay_config("t".into()).is_err());
+        // No webhook: Kafka only.
+        let r = Config::default()
+            .actions
+            .relay_config("vigil.actions".into())
+            .unwrap();
+        assert!(r.webhook.is_none());
+    }
+
+    #[test]
+    fn video_limits_come_from_the_video_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("vigil.toml");
+        std::fs::write(
+            &f,
+            "[video]\nmax_bytes = 1000\nmax_duration_seconds = 12.5\nmax_frames = 7\n\
+             decode_timeout_secs = 9\nmax_dimension = 640\nmax_pixels = 307200\n\
+             max_memory_bytes = 1073741824\n",
+        )
+        .unwrap();
+        let l = Config::load(Some(&f)).unwrap().video.to_limits().unwrap();
+        assert_eq!(
+            l,
+            vigil_decode::video::VideoLimits {
+                max_bytes: 1000,
+                max_duration_seconds: 12.5,
+                max_dimension: 640,
+                max_pixels: 307_200,
+                max_frames: 7,
+                timeout: std::time::Duration::from_secs(9),
+                max_memory_bytes: 1 << 30,
+            }
+        );
+        assert_eq!(
+            Config::default().video.to_limits().unwrap(),
+            vigil_decode::video::VideoLimits::default()
+        );
+        std::fs::write(&f, "[video]\ndecode_timeout_secs = 0\n").unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&f))
+                .unwrap()
+                .video
+                .to_limits()
+                .unwrap_err()
+        );
+        assert!(err.contains("decode_timeout_secs"), "{err}");
+        std::fs::write(&f, "[video]\nframes_per_second = 2\n").unwrap();
+        assert!(
+            Config::load(Some(&f)).is_err(),
+            "the sampling rate is not a setting"
         );
     }
 

@@ -248,6 +248,127 @@ async fn simulated_reviewer(
     Ok(answered)
 }
 
+/// The governance side of the demo, after the verdicts: two demo accounts
+/// (a lead who proposes, an admin who approves); a second actioning bank
+/// and an entry for an emblem the banks missed, each approved by the
+/// second person; a threshold raise left pending for people to decide in
+/// the review UI; and two referrals from a fictional authority: one acted
+/// on (the upload restricted in DE and FR only), one contested. Returns
+/// the lines to print.
+async fn demo_governance(app: &App, ids: &[(&'static str, String)]) -> anyhow::Result<String> {
+    use vigil_governance::{NewReferral, Target};
+    use vigil_hashdb::{Bank, BankEntry, Change, SignalType};
+    const LEAD: &str = "demo-lead";
+    const ADMIN: &str = "demo-admin";
+    for (user, role) in [
+        (LEAD, vigil_store::Role::Lead),
+        (ADMIN, vigil_store::Role::Admin),
+    ] {
+        // Nobody signs in as these: the password is random and not kept.
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        vigil_review::add_user(&app.store, user, role, &password).await?;
+    }
+    // As the service's API does: changes published on `vigil.hashdb`, the
+    // verdicts of referrals acted on on `vigil.verdicts`.
+    let mut banks = app.banks();
+    banks.producer = Some(vigil_stream::Producer::new(
+        &app.bootstrap,
+        "vigil-demo",
+        Duration::from_secs(10),
+    )?);
+    let gov = vigil_banks::Governance::new(banks)
+        .with_verdicts_topic(&app.topics.verdicts)
+        .with_policy(app.policy.clone());
+    let proposed = |s: vigil_banks::Submitted| match s {
+        vigil_banks::Submitted::Proposed { proposal_id, .. } => Ok(proposal_id),
+        other => Err(anyhow::anyhow!("expected a proposal, got {other:?}")),
+    };
+    let first = |category: &str| {
+        ids.iter()
+            .find(|(c, _)| *c == category)
+            .map(|(_, id)| id.clone())
+            .with_context(|| format!("no {category:?} upload"))
+    };
+
+    // A second actioning bank (bank_widen), approved by the admin.
+    let mut partner = Bank::new("demo-partner-list", BankAction::Takedown);
+    partner.pdq_threshold = 20;
+    let id = proposed(
+        gov.submit(
+            LEAD,
+            vec![Change::UpsertBank {
+                bank: partner.clone(),
+            }],
+            "a second actioning bank for a partner's list (demo)",
+        )
+        .await?,
+    )?;
+    gov.approve(&id, ADMIN, Some("scope checked (demo)"))
+        .await?;
+
+    // The first new emblem, missed by the banks, banked (entries_add).
+    let missed = first("new emblem (not in any bank)")?;
+    let pdq = app
+        .store
+        .latest_verdict(&vigil_pipeline::UploadId::parse(&missed)?)
+        .await?
+        .and_then(|v| {
+            v.signals
+                .into_iter()
+                .find(|s| s.signal_type == SignalType::Pdq)
+        })
+        .context("the missed emblem has a PDQ hash")?;
+    let mut entry = BankEntry::derived(DEMO_BANK, SignalType::Pdq, &pdq.value);
+    entry.labels = vec!["gifct:glorification".into()];
+    let id = proposed(
+        gov.submit(
+            LEAD,
+            vec![Change::UpsertEntry { entry }],
+            "bank an emblem the banks missed (demo)",
+        )
+        .await?,
+    )?;
+    gov.approve(&id, ADMIN, Some("sample inspected (demo)"))
+        .await?;
+
+    // Left pending: raising the partner bank's distance threshold.
+    partner.pdq_threshold = 28;
+    let pending = proposed(
+        gov.submit(
+            LEAD,
+            vec![Change::UpsertBank { bank: partner }],
+            "raise the partner bank's PDQ threshold (demo)",
+        )
+        .await?,
+    )?;
+
+    // Referrals from a fictional authority.
+    let order = |upload_id: String| NewReferral {
+        issuer: "Demo Internet Referral Unit (fictional)".into(),
+        legal_basis: "EU TCO Regulation 2021/784 art. 3 removal order (demo)".into(),
+        reference: Some("DEMO-RO-1".into()),
+        jurisdictions: vec!["DE".into(), "FR".into()],
+        deadline: None,
+        targets: vec![Target::Upload { upload_id }],
+    };
+    let action = app.policy.current().referrals.action;
+    let acted = gov.add_referral(LEAD, &order(missed), action, true).await?;
+    let mut second = order(first("news frame with a small emblem")?);
+    second.reference = Some("DEMO-RO-2".into());
+    let contested = gov.add_referral(LEAD, &second, action, false).await?;
+    gov.contest_referral(
+        ADMIN,
+        &contested,
+        "news reporting on an attack, not glorification (demo)",
+        false,
+    )
+    .await?;
+    Ok(format!(
+        "governance: 2 guarded changes proposed by {LEAD} and approved by {ADMIN}; {pending} (threshold_raise) left pending at /review/proposals\n\
+         referrals: {acted} acted on (restricted in DE, FR only), {contested} contested"
+    ))
+}
+
 fn print_accountability(
     r: &DemoReport,
     est: &vigil_store::accountability::Estimates,
@@ -416,12 +537,40 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
         .iter()
         .map(|(category, id)| (id.clone(), *category))
         .collect();
+    let gov = demo_governance(&app, &ids).await?;
+    // The retro-hunt (docs/self-correction.md): the emblem banked above was
+    // uploaded before its entry existed; a pass now (the serving loop runs
+    // one every `retrohunt.interval_secs`) finds that past upload and takes
+    // it down late, counted as a miss at the time of upload.
+    let mut hunt_config = config.clone();
+    hunt_config.retrohunt.settle_secs = 0;
+    crate::app::retro_hunter(
+        &hunt_config,
+        app.store.clone(),
+        Some(vigil_stream::Producer::new(
+            &app.bootstrap,
+            "vigil-demo-retrohunt",
+            Duration::from_secs(10),
+        )?),
+        &app.topics,
+        app.policy.clone(),
+    )
+    .run_once(chrono::Utc::now())
+    .await?;
     report.answered = simulated_reviewer(&app.store, &truth).await?;
     let est = vigil_review::accountability::refresh(&app.store).await?;
     let html = config.data_dir.join("transparency.html");
     let r = crate::report::transparency(&app.store, &Default::default()).await?;
     std::fs::write(&html, r.to_html())?;
     print_accountability(&report, &est, &html);
+    if let Some(rh) = &r.retro_hunt {
+        println!(
+            "retro-hunt: {} past upload(s) found by entries banked after them (misses at upload time), median delay {:.1} s",
+            rh.matches,
+            rh.median_delay_seconds.unwrap_or(0.0)
+        );
+    }
+    println!("{gov}");
     if keep_running {
         println!("\nVigil keeps running at {base}; press Ctrl-C to stop.");
         app.run_until_signal().await?;

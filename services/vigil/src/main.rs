@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use vigil::{App, Config, Roles};
 use vigil_hashdb::formats::{Format, ImportOptions};
 use vigil_hashdb::{BankAction, BankStatus, SignalType};
@@ -88,25 +89,49 @@ enum Command {
         #[arg(long)]
         write_bank: Option<PathBuf>,
     },
+    /// The retro-hunt: past uploads' retained hashes against bank entries
+    /// that arrived after them (docs/self-correction.md).
+    Retrohunt {
+        #[command(subcommand)]
+        command: RetrohuntCommand,
+    },
     /// Put accepted uploads that have no verdict back on `vigil.uploads`
     /// (after the broker lost messages, e.g. a restarted `vigil kafka-dev`).
     Requeue,
+    /// Actions for the platform (`vigil.actions`, webhook): delivery status,
+    /// and re-queuing actions the platform refused (docs/actions.md).
+    Actions {
+        #[command(subcommand)]
+        command: ActionsCommand,
+    },
     /// Manage banks of hashes.
     Bank {
         #[command(subcommand)]
         command: BankCommand,
     },
-    /// Print MD5, SHA-256 and PDQ (with quality) of media files, or with
-    /// `--format vpdq` the vPDQ of videos in the reference text format.
+    /// Print PDQ (with quality), MD5 and SHA-256 of image files, hashed in
+    /// parallel; or with `--format vpdq` the vPDQ of videos in the
+    /// reference text format. Files that cannot be read or decoded get a
+    /// line on stderr, and the exit code is 1 when any failed.
     Hash {
         /// Files to hash.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// `text`: one summary line per file; `vpdq`: one
-        /// `frame_number,quality,pdq_hex,timestamp_seconds` line per hashed
-        /// video frame (a `# file` line first when several files are given).
-        #[arg(long, value_enum, default_value = "text")]
+        /// `tsv`: a `path\tpdq\tquality\tmd5\tsha256` header (then the
+        /// seven other dihedral hashes with `--dihedral`) and one row per
+        /// file, in the order given; `json`: one JSON object per file and
+        /// line; `vpdq`: one `frame_number,quality,pdq_hex,timestamp_seconds`
+        /// line per hashed video frame (a `# file` line first when several
+        /// files are given).
+        #[arg(long, value_enum, default_value = "tsv")]
         format: HashFormat,
+        /// Also print the hashes of the 7 rotations and flips, derived from
+        /// the same DCT (the reference's dihedral order).
+        #[arg(long)]
+        dihedral: bool,
+        /// Images hashed at once (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
         /// vPDQ: seconds between hashed frames (0 = every frame).
         #[arg(long, default_value_t = 1.0)]
         seconds_per_hash: f64,
@@ -160,9 +185,21 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ActionsCommand {
+    /// Print how many actions wait for delivery, and how many of them are
+    /// parked after a permanent refusal.
+    Status,
+    /// Make parked actions due again (after the platform fixed what made it
+    /// refuse them); the running relays deliver them.
+    Requeue,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum HashFormat {
-    Text,
+    #[value(alias = "text")]
+    Tsv,
+    Json,
     Vpdq,
 }
 
@@ -194,8 +231,16 @@ enum ActionArg {
 }
 
 #[derive(Subcommand)]
+enum RetrohuntCommand {
+    /// Run one pass now (the process serving review runs one every
+    /// `retrohunt.interval_secs`): late verdicts are stored, published when
+    /// kafka.bootstrap_servers is set, and counted as misses with their delay.
+    Run,
+}
+
+#[derive(Subcommand)]
 enum BankCommand {
-    /// Create a bank, or update its action and labels.
+    /// Create a bank, or update its action, labels and vPDQ thresholds.
     Create {
         name: String,
         /// What a match may trigger automatically.
@@ -204,6 +249,18 @@ enum BankCommand {
         /// Labels (repeatable), e.g. --label gifct:glorification.
         #[arg(long = "label")]
         labels: Vec<String>,
+        /// vPDQ: percent of the upload's frames that must match a banked
+        /// video (default 80; unset keeps the bank's value).
+        #[arg(long)]
+        vpdq_query_pct: Option<f64>,
+        /// vPDQ: percent of the banked video's frames that must match
+        /// (default 0; unset keeps the bank's value).
+        #[arg(long)]
+        vpdq_compared_pct: Option<f64>,
+        /// vPDQ: frames match when their PDQ distance is below this
+        /// (default 31; unset keeps the bank's value).
+        #[arg(long)]
+        vpdq_distance: Option<u32>,
     },
     /// Stream an exchange file into a bank (idempotent; resumable with --resume-after).
     Import {
@@ -250,6 +307,20 @@ enum BankCommand {
     },
     /// Set a bank's status: active, disabled or quarantined.
     Status { name: String, status: String },
+    /// List quarantined entries and banks, with when, why and by whom.
+    Quarantined,
+    /// Propose lifting the quarantine of one entry, with a reason (a lead or
+    /// admin proposes with --as; a different lead or admin approves it with
+    /// `vigil proposal approve`; its overturn counts then start from zero).
+    RestoreEntry {
+        bank: String,
+        entry_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Set a bank's PDQ distance threshold (0-31); raising it is a proposal
+    /// a second person approves, lowering it applies at once.
+    Threshold { name: String, pdq: u32 },
     /// Show a bank's charter, or propose a new one (JSON file) or its removal.
     Charter {
         name: String,
@@ -494,6 +565,27 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Retrohunt {
+            command: RetrohuntCommand::Run,
+        } => {
+            let store = open_store(&config).await?;
+            let policy = vigil_pipeline::SharedPolicy::new(
+                vigil::governance::load_policy(&config, &store).await?,
+            );
+            let producer = match &config.kafka.bootstrap_servers {
+                Some(b) => Some(vigil_stream::Producer::new(
+                    b,
+                    "vigil-retrohunt-cli",
+                    std::time::Duration::from_secs(30),
+                )?),
+                None => None,
+            };
+            let topics = vigil_stream::Topics::with_prefix(&config.kafka.topic_prefix);
+            let hunter = vigil::app::retro_hunter(&config, store, producer, &topics, policy);
+            let summary = hunter.run_once(chrono::Utc::now()).await?;
+            println!("{}", summary.line());
+            Ok(())
+        }
         Command::Requeue => {
             let store = open_store(&config).await?;
             let bootstrap = config
@@ -509,6 +601,21 @@ async fn main() -> anyhow::Result<()> {
             let topics = vigil_stream::Topics::with_prefix(&config.kafka.topic_prefix);
             let n = vigil::requeue_undecided(&store, &producer, &topics).await?;
             println!("requeued {n} uploads");
+            Ok(())
+        }
+        Command::Actions { command } => {
+            let store = open_store(&config).await?;
+            match command {
+                ActionsCommand::Status => {
+                    let pending = store.pending_action_count().await?;
+                    let parked = store.parked_action_count().await?;
+                    println!("pending={pending} parked={parked}");
+                }
+                ActionsCommand::Requeue => {
+                    let n = store.requeue_parked_actions().await?;
+                    println!("requeued {n} parked actions");
+                }
+            }
             Ok(())
         }
         Command::Bank { command } => bank(&config, cli.as_user.as_deref(), command).await,
@@ -575,14 +682,23 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Hash {
             files,
-            format: HashFormat::Text,
-            ..
-        } => hash(&files, &config),
-        Command::Hash {
-            files,
             format: HashFormat::Vpdq,
             seconds_per_hash,
-        } => hash_vpdq(&files, seconds_per_hash),
+            ..
+        } => hash_vpdq(&files, seconds_per_hash, &config.video.to_limits()?),
+        Command::Hash {
+            files,
+            format,
+            dihedral,
+            threads,
+            ..
+        } => hash(
+            &files,
+            &config,
+            format == HashFormat::Json,
+            dihedral,
+            threads,
+        ),
         Command::Demo { keep_running } => {
             let report = vigil::demo::run(&config, keep_running).await?;
             anyhow::ensure!(
@@ -714,7 +830,7 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
         _ => {}
     }
     let actor = match &command {
-        BankCommand::Export { .. } | BankCommand::List => String::new(),
+        BankCommand::Export { .. } | BankCommand::List | BankCommand::Quarantined => String::new(),
         _ => vigil::governance::actor(&store, as_user).await?,
     };
     match command {
@@ -723,6 +839,9 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
             name,
             action,
             labels,
+            vpdq_query_pct,
+            vpdq_compared_pct,
+            vpdq_distance,
         } => {
             let action = match action {
                 ActionArg::Takedown => BankAction::Takedown,
@@ -730,7 +849,13 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
                 ActionArg::Allow => BankAction::Allow,
             };
             let svc = vigil::banks::service(config, store)?;
-            let r = vigil::banks::create_bank_as(&svc, &actor, &name, action, &labels).await?;
+            let vpdq = vigil_hashdb::VpdqThresholdsPatch {
+                query_pct: vpdq_query_pct,
+                compared_pct: vpdq_compared_pct,
+                distance_tolerance: vpdq_distance,
+            };
+            let r =
+                vigil::banks::create_bank_as(&svc, &actor, &name, action, &labels, &vpdq).await?;
             print_submitted(&r, &format!("bank {name}"));
         }
         BankCommand::Import {
@@ -789,6 +914,35 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
             let r = vigil::banks::set_status_as(&svc, &actor, &name, status).await?;
             print_submitted(&r, &format!("bank {name} status={status:?}"));
         }
+        BankCommand::Quarantined => {
+            for q in store.quarantined().await? {
+                let entry = if q.entry_id.is_empty() {
+                    "(whole bank)"
+                } else {
+                    q.entry_id.as_str()
+                };
+                println!(
+                    "{}\t{}\tstate={}\tsince={}\tby={}\tcause={}\treason={}",
+                    q.bank, entry, q.state, q.since, q.actor, q.cause, q.reason
+                );
+            }
+        }
+        BankCommand::RestoreEntry {
+            bank,
+            entry_id,
+            reason,
+        } => {
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store)?);
+            let id = gov
+                .propose_restore(&actor, &bank, &entry_id, &reason)
+                .await?;
+            println!("restore of {bank}/{entry_id} proposed proposal={id} kind=quarantine_restore");
+        }
+        BankCommand::Threshold { name, pdq } => {
+            let svc = vigil::banks::service(config, store)?;
+            let r = vigil::banks::set_threshold_as(&svc, &actor, &name, pdq).await?;
+            print_submitted(&r, &format!("bank {name} pdq_threshold={pdq}"));
+        }
         BankCommand::List => {
             let counts = store.entry_counts().await?;
             for b in store.banks().await? {
@@ -798,10 +952,11 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
                     .map(|(_, t, n)| format!("{t}={n}"))
                     .collect();
                 println!(
-                    "{}\taction={:?}\tstatus={:?}\tlabels={}\t{}",
+                    "{}\taction={:?}\tstatus={:?}\tpdq_threshold={}\tlabels={}\t{}",
                     b.name,
                     b.action,
                     b.status,
+                    b.pdq_threshold,
                     b.labels.join(","),
                     n.join(" ")
                 );
@@ -811,47 +966,135 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
     Ok(())
 }
 
-fn hash(files: &[PathBuf], config: &Config) -> anyhow::Result<()> {
+/// One image file's hashes for `vigil hash`.
+struct FileHashes {
+    md5: String,
+    sha256: String,
+    pdq: vigil_pdq::DihedralOutput,
+}
+
+/// A file's hashes, or the error kind and message that stopped it.
+type HashResult = Result<FileHashes, (&'static str, String)>;
+
+/// Read, decode (reference-exact RGB path) and hash one image file.
+fn hash_file(path: &Path, limits: &vigil_decode::Limits) -> HashResult {
     use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|e| ("unreadable", e.to_string()))?;
+    let img = vigil_decode::decode_image(&bytes, limits).map_err(|e| (e.kind(), e.to_string()))?;
+    let pdq = vigil_pdq::hash_rgb_dihedral(
+        img.rgb.width() as usize,
+        img.rgb.height() as usize,
+        img.rgb.as_raw(),
+    )
+    .map_err(|e| ("hash", e.to_string()))?;
+    Ok(FileHashes {
+        md5: hex::encode(md5_digest(&bytes)),
+        sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        pdq,
+    })
+}
+
+/// `vigil hash` for images: hash the files on `threads` threads (each takes
+/// the next file in turn), then print them in the order given.
+fn hash(
+    files: &[PathBuf],
+    config: &Config,
+    json: bool,
+    dihedral: bool,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let limits = config.decode_limits();
-    let mut failed = 0;
-    for f in files {
-        let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-        let md5 = hex::encode(md5_digest(&bytes));
-        let sha = hex::encode(sha2::Sha256::digest(&bytes));
-        match vigil_decode::decode_image(&bytes, &limits) {
-            Ok(img) => {
-                let p = vigil_pdq::hash_rgb(
-                    img.rgb.width() as usize,
-                    img.rgb.height() as usize,
-                    img.rgb.as_raw(),
-                )?;
-                println!(
-                    "{}\tmd5={md5}\tsha256={sha}\tpdq={}\tquality={}",
-                    f.display(),
-                    p.hash,
-                    p.quality
-                );
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, files.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<HashResult>>> =
+        std::sync::Mutex::new((0..files.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else { break };
+                let r = hash_file(path, &limits);
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let others = &vigil_pdq::Dihedral::ALL[1..];
+    let mut out = std::io::stdout().lock();
+    if !json {
+        let mut header = String::from("path\tpdq\tquality\tmd5\tsha256");
+        if dihedral {
+            for d in others {
+                header.push_str(&format!("\tpdq_{}", d.as_str()));
             }
-            Err(e) => {
+        }
+        writeln!(out, "{header}")?;
+    }
+    let mut failed = 0;
+    for (path, r) in files.iter().zip(results) {
+        match r.expect("every file was hashed") {
+            Ok(h) => {
+                let original = h.pdq.get(vigil_pdq::Dihedral::Original);
+                if json {
+                    let mut v = serde_json::json!({
+                        "path": path.display().to_string(),
+                        "pdq": original.hash.to_hex(),
+                        "quality": original.quality,
+                        "md5": h.md5,
+                        "sha256": h.sha256,
+                    });
+                    if dihedral {
+                        let d: serde_json::Map<String, serde_json::Value> = others
+                            .iter()
+                            .map(|d| (d.as_str().to_string(), h.pdq.get(*d).hash.to_hex().into()))
+                            .collect();
+                        v["dihedral"] = d.into();
+                    }
+                    writeln!(out, "{v}")?;
+                } else {
+                    let mut row = format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        path.display(),
+                        original.hash.to_hex(),
+                        original.quality,
+                        h.md5,
+                        h.sha256
+                    );
+                    if dihedral {
+                        for d in others {
+                            row.push_str(&format!("\t{}", h.pdq.get(*d).hash.to_hex()));
+                        }
+                    }
+                    writeln!(out, "{row}")?;
+                }
+            }
+            Err((kind, e)) => {
                 failed += 1;
-                println!(
-                    "{}\tmd5={md5}\tsha256={sha}\terror={}: {e}",
-                    f.display(),
-                    e.kind()
-                );
+                eprintln!("{}\terror={kind}: {e}", path.display());
             }
         }
     }
-    anyhow::ensure!(failed == 0, "{failed} file(s) could not be decoded");
+    out.flush()?;
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {} file(s) could not be hashed",
+        files.len()
+    );
     Ok(())
 }
 
-/// `vigil hash --format vpdq`: decode each video (FFmpeg subprocess, default
-/// video limits) and print its vPDQ in the reference text format.
-fn hash_vpdq(files: &[PathBuf], seconds_per_hash: f64) -> anyhow::Result<()> {
-    use std::io::Write;
-    use vigil_decode::video::{decode_video_file, VideoLimits, VideoOptions};
+/// `vigil hash --format vpdq`: decode each video (FFmpeg subprocess, the
+/// `[video]` limits of the configuration) and print its vPDQ in the
+/// reference text format.
+fn hash_vpdq(
+    files: &[PathBuf],
+    seconds_per_hash: f64,
+    limits: &vigil_decode::video::VideoLimits,
+) -> anyhow::Result<()> {
+    use vigil_decode::video::{decode_video_file, VideoOptions};
     anyhow::ensure!(
         seconds_per_hash.is_finite() && seconds_per_hash >= 0.0,
         "--seconds-per-hash must be a non-negative number"
@@ -866,7 +1109,7 @@ fn hash_vpdq(files: &[PathBuf], seconds_per_hash: f64) -> anyhow::Result<()> {
     for f in files {
         let mut hasher = vigil_vpdq::VpdqHasher::new();
         let mut hash_error = None;
-        let decoded = decode_video_file(f, &VideoLimits::default(), &options, |frame| {
+        let decoded = decode_video_file(f, limits, &options, |frame| {
             if let Err(e) = hasher.push(
                 frame.frame_number,
                 frame.timestamp,
@@ -1247,7 +1490,12 @@ async fn referral(
             };
             let actor = vigil::governance::actor(&store, as_user).await?;
             let policy = vigil::governance::load_policy(config, &store).await?;
-            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store.clone())?);
+            // With a configured broker the verdicts are published on
+            // `vigil.verdicts`; their actions go to the actions outbox either way.
+            let gov = vigil_banks::Governance::new(vigil::banks::service(config, store.clone())?)
+                .with_verdicts_topic(
+                    &vigil_stream::Topics::with_prefix(&config.kafka.topic_prefix).verdicts,
+                );
             let id = gov
                 .add_referral(&actor, &r, policy.referrals.action, !no_act)
                 .await?;
@@ -1311,7 +1559,7 @@ async fn policy(
                 .await?
                 .map(|p| p.kind.as_str())
                 .unwrap_or("policy_version");
-            println!("policy proposed proposal={id} kind={kind} (takes effect at the next start of workers once approved)");
+            println!("policy proposed proposal={id} kind={kind} (once approved, running processes put it in force within worker.policy_reload_secs)");
         }
     }
     Ok(())

@@ -254,19 +254,52 @@ fn families(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Names that only a fault brings out (a labelled counter has no series
-/// until its first event): covered by the registration check above, and
-/// by the fault tests named here.
-const FAULT_ONLY: &[(&str, &str)] = &[(
-    "vigil_worker_retries_total",
-    "a failing database, broker or media store (tests/redelivery.rs)",
-)];
+/// Names that only a fault or a rare event brings out (a labelled metric
+/// has no series until its first event): covered by the registration check
+/// above, and by the tests named here.
+const FAULT_ONLY: &[(&str, &str)] = &[
+    (
+        "vigil_worker_retries_total",
+        "a failing database, broker or media store (tests/redelivery.rs)",
+    ),
+    (
+        "vigil_kafka_producer_restarts_total",
+        "a producer failing for minutes (vigil-stream tests/producer_recovery.rs)",
+    ),
+    (
+        "vigil_retrohunt_hits_total",
+        "a past upload matched by a later entry (tests/self_correction.rs)",
+    ),
+    (
+        "vigil_quarantined_entries",
+        "an entry people kept overturning (tests/self_correction.rs)",
+    ),
+];
 
 /// The real server, driven through the hook, the broker and the review API,
 /// renders every metric name the dashboards and rules use.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_running_vigil_exports_every_name_the_dashboards_and_rules_use() {
-    let t = spawn_app().await;
+    // Every upload is drawn for blind audit and a shadow policy with a
+    // stricter automatic threshold runs beside the live one, so the error
+    // accountability names (audit samples, shadow disagreements, the rate
+    // gauges) have data behind them.
+    let dir = tempfile::tempdir().unwrap();
+    let live = vigil_pipeline::policy::DEFAULT_POLICY_TOML
+        .replace("takedown_sample_rate = 0.05", "takedown_sample_rate = 1.0")
+        .replace("pass_sample_rate = 0.01", "pass_sample_rate = 1.0");
+    let shadow = live
+        .replace("version = \"", "version = \"shadow-")
+        .replace("auto_threshold = 20", "auto_threshold = 0");
+    assert_ne!(shadow, live);
+    let (live_path, shadow_path) = (dir.path().join("live.toml"), dir.path().join("shadow.toml"));
+    std::fs::write(&live_path, live).unwrap();
+    std::fs::write(&shadow_path, shadow).unwrap();
+    let mut config = test_config(dir.path());
+    config.policy_file = Some(live_path);
+    config.shadow_policy_file = Some(shadow_path);
+    config.accountability.refresh_secs = 1;
+    let t = spawn_app_with(config, vigil::Roles::ALL, dir).await;
     // Accounts: a lead proposes guarded changes, an admin approves them,
     // a reviewer works the queue.
     let password = "correct horse battery staple";
@@ -466,6 +499,43 @@ async fn a_running_vigil_exports_every_name_the_dashboards_and_rules_use() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
+
+    // The reviewer answers everything else in her queue (blind audits
+    // included: not violating), then a second person decides the appeal
+    // (never the reviewer who made the original decision).
+    for who in ["rita", "adam"] {
+        for _ in 0..500 {
+            let r = t
+                .client
+                .post(format!("{}/api/review/claim", t.base))
+                .bearer_auth(&tokens[who])
+                .send()
+                .await
+                .unwrap();
+            if r.status().as_u16() == 204 {
+                break;
+            }
+            assert_eq!(r.status().as_u16(), 200);
+            let c: serde_json::Value = r.json().await.unwrap();
+            let (id, version, round) = (
+                c["upload_id"].as_str().unwrap(),
+                c["policy_version"].as_str().unwrap(),
+                c["round"].as_i64().unwrap_or(0),
+            );
+            let r = t
+                .client
+                .post(format!(
+                    "{}/api/review/items/{id}/{version}/decision",
+                    t.base
+                ))
+                .bearer_auth(&tokens[who])
+                .json(&serde_json::json!({"round": round, "decision": "overturn", "reason": "not_violating"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        }
+    }
 
     // Gauges refresh in the background (every 5 s): wait for them, with a
     // deadline, then compare.
