@@ -5,12 +5,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VIGIL_RELEASE := $(or $(CARGO_TARGET_DIR),target)/release/vigil
 
-.PHONY: all setup build demo serve test fmt clippy unit-tests e2e fuzz deny prometheus-rules integration-prometheus browser-tests bench-pdq bench-hashdb bench-classifier bench-vpdq bench-pipeline bench-review train clean help
+.PHONY: all setup build demo serve test fmt clippy unit-tests e2e e2e-tansu fuzz deny prometheus-rules deploy-check integration-prometheus browser-tests bench-pdq bench-hashdb bench-classifier bench-vpdq bench-pipeline bench-review train clean help
 
 all: build
 
 help:
-	@echo "make demo | make test | make e2e | make fuzz | make deny | make serve | make integration-prometheus | make browser-tests | make bench-pdq | make bench-hashdb | make bench-classifier | make bench-pipeline | make bench-review | make train"
+	@echo "make demo | make test | make e2e | make e2e-tansu | make fuzz | make deny | make serve | make integration-prometheus | make browser-tests | make bench-pdq | make bench-hashdb | make bench-classifier | make bench-pipeline | make bench-review | make train"
 
 ## Installs ONNX Runtime (PyPI wheel) into .deps/ and checks PostgreSQL for the tests.
 setup:
@@ -31,7 +31,7 @@ demo: build
 serve: build
 	$(VIGIL_RELEASE) serve
 
-test: setup fmt clippy prometheus-rules unit-tests e2e
+test: setup fmt clippy prometheus-rules deploy-check unit-tests e2e
 
 fmt:
 	$(CARGO) fmt --all -- --check
@@ -42,6 +42,10 @@ clippy:
 ## promtool: config and rule syntax, and the alert unit tests in deploy/prometheus/tests.
 prometheus-rules:
 	@bash scripts/check-prometheus.sh
+
+## deploy/compose.yaml through docker-compose's schema, deploy/k8s rendered by kubectl kustomize.
+deploy-check:
+	@bash scripts/check-deploy.sh
 
 unit-tests:
 	@bash scripts/ensure-postgres.sh
@@ -54,6 +58,10 @@ unit-tests:
 ## Multi-process run with faults: kafka-dev, private PostgreSQL, 2 hooks, 3 workers, 1 review, 20,000 uploads.
 e2e: setup
 	@bash scripts/e2e.sh
+
+## The same run against tansu, a Kafka-compatible broker built from crates.io into .deps/tansu (~12 min the first time).
+e2e-tansu: setup
+	@TANSU_BIN=$$(bash scripts/setup-tansu.sh) && E2E_BROKER=tansu E2E_TANSU_BIN="$$TANSU_BIN" bash scripts/e2e.sh
 
 ## Bounded-time fuzzing of decode, import formats and messages (FUZZ_SECONDS per target).
 fuzz:
