@@ -512,6 +512,29 @@ impl App {
     }
 }
 
+impl Drop for App {
+    /// Dropped without [`App::shutdown`] (a panic, an early return): the
+    /// components still run, and a Kafka consumer's close must reach the
+    /// broker (librdkafka waits for it, unbounded). An embedded broker is
+    /// therefore kept alive on a thread of its own for a while longer, so
+    /// closing consumers can leave their group instead of hanging the
+    /// runtime's shutdown (and with it a failing test) forever.
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(kafka) = self.kafka.take() {
+            let linger = std::thread::Builder::new()
+                .name("vigil-kafka-linger".into())
+                .spawn(move || {
+                    std::thread::sleep(Duration::from_secs(30));
+                    drop(kafka);
+                });
+            if let Err(e) = linger {
+                tracing::warn!(error = %e, "cannot keep the embedded broker for closing consumers");
+            }
+        }
+    }
+}
+
 /// The hook's API keys from `hook.keys_file` and `VIGIL_HOOK_KEYS`; `None`
 /// (authentication off, said loudly) when there are none and none are required.
 fn hook_auth(config: &Config) -> anyhow::Result<Option<Arc<vigil_hook::Authenticator>>> {

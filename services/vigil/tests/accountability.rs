@@ -70,14 +70,24 @@ async fn blind_audits_feed_the_error_rate_gauges() {
         .await;
     assert_eq!(t.verdict(&takedown).await["verdict"]["action"], "takedown");
     assert_eq!(t.verdict(&pass).await["verdict"]["action"], "none");
-    let metrics = t.metrics().await;
+    // The worker counts a sample just after the verdict it can be read by
+    // is committed: wait for both counters (with a deadline).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (takedowns, passes) = loop {
+        let metrics = t.metrics().await;
+        let counts = (
+            metric_value(&metrics, "vigil_audit_samples_total{kind=\"takedown\"}"),
+            metric_value(&metrics, "vigil_audit_samples_total{kind=\"pass\"}"),
+        );
+        if counts == (1.0, 1.0) || Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(
-        metric_value(&metrics, "vigil_audit_samples_total{kind=\"takedown\"}"),
-        1.0
-    );
-    assert_eq!(
-        metric_value(&metrics, "vigil_audit_samples_total{kind=\"pass\"}"),
-        1.0
+        (takedowns, passes),
+        (1.0, 1.0),
+        "audit samples (takedown, pass)"
     );
 
     vigil_review::add_user(&t.app.store, "auditor", Role::Reviewer, PASSWORD)

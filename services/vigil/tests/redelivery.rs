@@ -163,3 +163,34 @@ async fn killed_worker_loses_nothing_and_duplicates_nothing() {
     );
     t.app.shutdown().await.unwrap();
 }
+
+/// A process dropped without `App::shutdown` (a panic, an early return)
+/// must still wind down: its consumers close against the embedded broker,
+/// which the app keeps alive for them, instead of hanging the runtime (and a
+/// failing test with it) forever.
+#[test]
+fn an_app_dropped_without_shutdown_lets_its_runtime_end() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let t = spawn_app().await;
+            let id = t
+                .upload_ok(png(&synth::benign_image(3, 128)), "image/png")
+                .await;
+            assert_eq!(t.verdict(&id).await["verdict"]["action"], "none");
+            drop(t); // no shutdown
+        });
+        let started = Instant::now();
+        drop(rt);
+        let _ = done_tx.send(started.elapsed());
+    });
+    let took = done_rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the runtime of a dropped app never finished shutting down");
+    assert!(took < Duration::from_secs(60), "{took:?}");
+}

@@ -83,11 +83,23 @@ async fn retro_hunt_finds_past_passes_and_counts_them_as_misses() {
     bank_with_entry(&t, "late-bank", "late-1", &img).await;
     let uid = UploadId::parse(&id).unwrap();
     let retro_pv = format!("{pv}+retro");
-    let late = eventually("the late verdict", || {
-        let (store, uid, retro_pv) = (t.app.store.clone(), uid.clone(), retro_pv.clone());
-        async move { store.verdict_for(&uid, &retro_pv).await.unwrap() }
+    // A pass stores the late verdict, publishes it, then records the hit:
+    // wait for the hit, the last of them.
+    let hits = eventually("the retro-hunt hit", || {
+        let (store, id) = (t.app.store.clone(), id.clone());
+        async move {
+            let hits = store.retro_hits_for(&id).await.unwrap();
+            (!hits.is_empty()).then_some(hits)
+        }
     })
     .await;
+    let late = t
+        .app
+        .store
+        .verdict_for(&uid, &retro_pv)
+        .await
+        .unwrap()
+        .expect("a late verdict");
     assert_eq!(late.action, vigil_pipeline::Action::Takedown);
     assert!(
         late.matches
@@ -106,7 +118,6 @@ async fn retro_hunt_finds_past_passes_and_counts_them_as_misses() {
             .action,
         vigil_pipeline::Action::None
     );
-    let hits = t.app.store.retro_hits_for(&id).await.unwrap();
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!(
         (hits[0].bank.as_str(), hits[0].entry_id.as_str()),
@@ -115,12 +126,11 @@ async fn retro_hunt_finds_past_passes_and_counts_them_as_misses() {
     assert!(hits[0].delay_seconds > 0.0, "{hits:?}");
     assert_eq!(hits[0].late_action, "takedown");
 
-    let metrics = t.metrics().await;
-    assert_eq!(
-        metric_value(&metrics, "vigil_retrohunt_hits_total{bank=\"late-bank\"}"),
-        1.0,
-        "{metrics}"
-    );
+    eventually("the hit on /metrics", || async {
+        let m = t.metrics().await;
+        (metric_value(&m, "vigil_retrohunt_hits_total{bank=\"late-bank\"}") == 1.0).then_some(())
+    })
+    .await;
     let report = vigil::report::transparency(&t.app.store, &Default::default())
         .await
         .unwrap();
@@ -218,11 +228,11 @@ async fn overturned_entries_are_quarantined_and_two_leads_restore_them() {
     assert_eq!(listed["bank"], "q-bank");
     assert_eq!(listed["counts"]["overturned"], 4, "{listed}");
     assert_eq!(listed["counts"]["upheld"], 1, "{listed}");
-    let metrics = t.metrics().await;
-    assert_eq!(
-        metric_value(&metrics, "vigil_quarantined_entries{bank=\"q-bank\"}"),
-        1.0
-    );
+    eventually("the quarantine gauge", || async {
+        let m = t.metrics().await;
+        (metric_value(&m, "vigil_quarantined_entries{bank=\"q-bank\"}") == 1.0).then_some(())
+    })
+    .await;
     let id = t.upload_ok(png(&img), "image/png").await;
     let v = t.verdict(&id).await;
     assert_eq!(v["verdict"]["action"], "review", "{v}");
