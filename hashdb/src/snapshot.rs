@@ -378,9 +378,41 @@ impl<R: Read> Iterator for EntryStream<'_, R> {
     }
 }
 
+/// Entries handed from the reading thread to the building one at a time.
+const BATCH: usize = 8192;
+
+/// The building side of a load: entries as the reading thread sends them.
+struct Received<'a> {
+    rx: &'a std::sync::mpsc::Receiver<Vec<BankEntry>>,
+    batch: std::vec::IntoIter<BankEntry>,
+    /// The file's entry count, for `HashDb::load`'s reservation.
+    hint: usize,
+}
+
+impl Iterator for Received<'_> {
+    type Item = BankEntry;
+    fn next(&mut self) -> Option<BankEntry> {
+        loop {
+            if let Some(e) = self.batch.next() {
+                return Some(e);
+            }
+            self.batch = self.rx.recv().ok()?.into_iter();
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        // As `EntryStream`: only ever reserved with `try_reserve`.
+        (self.hint, None)
+    }
+}
+
 /// Read a snapshot: the database and what else the file holds. Nothing is
 /// returned unless the whole file is intact.
-pub fn read_snapshot<R: Read>(input: R) -> Result<(HashDb, SnapshotInfo), SnapshotError> {
+///
+/// Two threads share the work: one reads, checksums and decodes entries,
+/// the other validates them and builds the database (maps and the PDQ
+/// index), so a load takes about the longer of the two instead of their sum.
+pub fn read_snapshot<R: Read + Send>(input: R) -> Result<(HashDb, SnapshotInfo), SnapshotError> {
     let mut r = CrcReader {
         inner: BufReader::with_capacity(1 << 20, input),
         crc: crc32fast::Hasher::new(),
@@ -419,13 +451,34 @@ pub fn read_snapshot<R: Read>(input: R) -> Result<(HashDb, SnapshotInfo), Snapsh
     // Entries stream straight into the database being built; it is dropped
     // (never returned) if anything after this point fails.
     let mut failure: Option<SnapshotError> = None;
-    let entries = EntryStream {
-        r: &mut r,
-        banks: &banks,
-        left: nentries,
-        failure: &mut failure,
-    };
-    let (db, errors) = HashDb::load(banks.clone(), entries);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<BankEntry>>(4);
+    let (db, errors) = std::thread::scope(|scope| {
+        let (r, banks_ref, failure) = (&mut r, &banks, &mut failure);
+        scope.spawn(move || {
+            let mut entries = EntryStream {
+                r,
+                banks: banks_ref,
+                left: nentries,
+                failure,
+            };
+            loop {
+                let batch: Vec<BankEntry> = entries.by_ref().take(BATCH).collect();
+                // A closed channel means the builder is gone: stop reading.
+                if batch.is_empty() || tx.send(batch).is_err() {
+                    break;
+                }
+            }
+        });
+        let hint = usize::try_from(nentries).unwrap_or(usize::MAX);
+        HashDb::load(
+            banks.clone(),
+            Received {
+                rx: &rx,
+                batch: Vec::new().into_iter(),
+                hint,
+            },
+        )
+    });
     if let Some(e) = failure {
         return Err(e);
     }
