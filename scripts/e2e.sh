@@ -22,7 +22,9 @@ id postgres >/dev/null 2>&1 || { echo "e2e: needs a 'postgres' OS user to run th
 # sending; a healthy run takes ~2 minutes); E2E_TIMEOUT_SECS bounds it all.
 GUARD=(timeout --kill-after=30 "${E2E_TIMEOUT_SECS:-1800}")
 if cargo nextest --version >/dev/null 2>&1; then
-    "${GUARD[@]}" cargo nextest run -p vigil --test scale_e2e --run-ignored only --no-capture --no-fail-fast
+    # --workspace, like `make unit-tests`: the same feature set, so the test
+    # binaries that step built are reused instead of rebuilt for `-p vigil`.
+    "${GUARD[@]}" cargo nextest run --workspace --run-ignored only -E 'binary(scale_e2e)' --no-capture --no-fail-fast
 else
-    "${GUARD[@]}" cargo test -p vigil --test scale_e2e -- --ignored --nocapture
+    "${GUARD[@]}" cargo test --workspace --test scale_e2e -- --ignored --nocapture
 fi

@@ -583,6 +583,8 @@ pub fn router(state: ReviewState) -> Router {
             get(ui::contact_sheet),
         )
         .route("/review/audit", get(ui::audit))
+        .route("/review/banks", get(ui::banks))
+        .route("/review/metrics", get(ui::metrics_summary))
         .route("/review/proposals", get(ui::proposals))
         .route("/review/proposals/{id}/decide", post(ui::decide_proposal))
         .route("/review/static/app.css", get(ui::css))

@@ -58,6 +58,8 @@ fn layout(title: &str, user: Option<&User>, state: &ReviewState, body: Markup) -
                     @if let Some(u) = user {
                         nav {
                             a href="/review/" { "Queue" }
+                            a href="/review/banks" { "Banks" }
+                            a href="/review/metrics" { "Summary" }
                             @if u.role >= Role::Lead { a href="/review/audit" { "Audit log" } }
                             @if u.role >= Role::Lead { a href="/review/proposals" { "Proposals" } }
                         }
@@ -1076,4 +1078,150 @@ pub async fn decide_proposal(
             error_page(&state, Some(&user), Problem::unavailable())
         }
     }
+}
+
+/// `Takedown`, `ReviewOnly`… as people read them.
+fn words<T: std::fmt::Debug>(v: &T) -> String {
+    let s = format!("{v:?}");
+    let mut out = String::with_capacity(s.len() + 4);
+    for (i, c) in s.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+/// A rate with its Wilson 95% interval and sample size.
+fn rate_cell(e: &vigil_accountability::Estimate) -> Markup {
+    html! {
+        (format!("{:.1}%", e.rate * 100.0))
+        span.muted { " (95% " (format!("{:.1}–{:.1}%", e.lower * 100.0, e.upper * 100.0)) ", n=" (e.n) ")" }
+    }
+}
+
+/// The bank overview: what each bank may do, under which charter, how big
+/// it is and how often people overturned what its entries caused.
+pub async fn banks(State(state): State<ReviewState>, user: User) -> Response {
+    let store = &state.store;
+    let loaded = async {
+        Ok::<_, vigil_store::StoreError>((
+            store.banks().await?,
+            store.entry_counts().await?,
+            store.quarantined_counts().await?,
+            store.bank_counts_since_restore().await?,
+        ))
+    }
+    .await;
+    let (banks, sizes, quarantined, counts) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the banks");
+            return error_page(&state, Some(&user), Problem::unavailable());
+        }
+    };
+    let body = html! {
+        section.card {
+            h1 { "Banks" }
+            p.muted { "Every bank of hashes Vigil matches against. A bank acts automatically only with a charter; entries whose matches people keep overturning are quarantined (their matches come here instead). Decisions count since the last restore." }
+            table.compact {
+                thead { tr {
+                    th { "Bank" } th { "Action" } th { "Status" } th { "Charter" } th { "PDQ threshold" }
+                    th { "Labels" } th { "Entries" } th { "Quarantined entries" } th { "Matches" } th { "Upheld" } th { "Overturned" }
+                } }
+                tbody {
+                    @for b in &banks {
+                        @let c = counts.get(&b.name).copied().unwrap_or_default();
+                        tr {
+                            td { strong { (b.name) } @if !b.description.is_empty() { br; span.muted { (b.description) } } }
+                            td { span.badge { (words(&b.action)) } }
+                            td { span class={ "badge s-" (words(&b.status)) } { (words(&b.status)) } }
+                            td { @if b.charter.is_some() { "yes" } @else { span.muted { "none: review only" } } }
+                            td { (b.pdq_threshold) }
+                            td { (b.labels.join(", ")) }
+                            td {
+                                @for (_, t, n) in sizes.iter().filter(|(name, _, _)| *name == b.name) {
+                                    span.mono { (t) "=" (n) } " "
+                                }
+                            }
+                            td { (quarantined.get(&b.name).copied().unwrap_or(0)) }
+                            td { (c.matches) }
+                            td { (c.upheld) }
+                            td { (c.overturned + c.disputed) @if c.disputed > 0 { span.muted { " (" (c.disputed) " disputed)" } } }
+                        }
+                    }
+                }
+            }
+            @if banks.is_empty() { p.empty { "No banks yet." } }
+        }
+    };
+    page_response(StatusCode::OK, layout("Banks", Some(&user), &state, body))
+}
+
+/// The metrics summary: the queue now, verdicts so far, and how often
+/// Vigil was wrong (blind-audit estimates with their intervals).
+pub async fn metrics_summary(State(state): State<ReviewState>, user: User) -> Response {
+    let store = &state.store;
+    let loaded = async {
+        Ok::<_, vigil_store::StoreError>((
+            store.queue_stats().await?,
+            store.verdict_counts().await?,
+            store
+                .accountability_estimates(&vigil_store::accountability::Period::default())
+                .await?,
+        ))
+    }
+    .await;
+    let (queue, verdicts, est) = match loaded {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the summary");
+            return error_page(&state, Some(&user), Problem::unavailable());
+        }
+    };
+    let rows = |list: &[vigil_accountability::GroupEstimate]| -> Markup {
+        html! {
+            @if list.is_empty() { p.empty { "No audited items yet." } }
+            @else {
+                table.compact {
+                    thead { tr { th { "By" } th { "Group" } th { "Rate (Wilson 95% interval, sample)" } } }
+                    tbody {
+                        @for g in list.iter().filter(|g| g.by == "all" || g.by == "bank" || g.by == "surface") {
+                            tr { td { (g.by) } td { (g.group) } td { (rate_cell(&g.estimate)) } }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let body = html! {
+        section.card {
+            h1 { "Summary" }
+            h2 { "Queue now" }
+            table.compact { tbody {
+                tr { th { "Open" } td { (queue.open) } }
+                tr { th { "Escalated to leads" } td { (queue.open_escalated) } }
+                tr { th { "Appeals waiting" } td { (queue.open_appeals) } }
+                tr { th { "Claimed" } td { (queue.claimed) } }
+                tr { th { "Decided" } td { (queue.decided) } }
+                tr { th { "Oldest open item waiting" } td { @match &queue.oldest_open { Some(t) => (age(t)), None => "—" } } }
+            } }
+            h2 { "Verdicts" }
+            table.compact { tbody {
+                @for (action, n) in &verdicts { tr { th { (action) } td { (n) } } }
+            } }
+            h2 { "False-positive rate of automated actions" }
+            p.muted { "Overturned share of blind-audited automated actions." }
+            (rows(&est.false_positive))
+            h2 { "Miss rate of passed uploads" }
+            p.muted { "Violating share of blind-audited passes." }
+            (rows(&est.miss))
+            h2 { "Appeal reversal rate" }
+            p.muted { "Reversed share of decided appeals: only contested removals are appealed, so read it beside the audited rate, not instead of it." }
+            (rows(&est.appeal_overturn))
+            p.muted { "The same numbers, over time and with alerts, are on the Grafana dashboards; the transparency report publishes them." }
+        }
+    };
+    page_response(StatusCode::OK, layout("Summary", Some(&user), &state, body))
 }

@@ -594,6 +594,17 @@ impl Store {
         );
         let now_s = ts(now);
         let mut tx = self.pool.begin().await?;
+        if self.is_postgres() {
+            // Walk the claim-order index instead of sorting the queue, even
+            // when the planner's statistics are stale (after a bulk load,
+            // before autovacuum's ANALYZE, or with autovacuum off): with
+            // too-low row estimates it prefers a bitmap scan and a sort of
+            // every open item (1.8 s at 100,000 items) to reading the
+            // first index entry (milliseconds). Only this transaction.
+            sqlx::query("SET LOCAL enable_sort = off")
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut q = sqlx::query(&sql)
             .bind(reviewer)
             .bind(lease_end(now, lease))

@@ -653,6 +653,81 @@ async fn sign_in_is_rate_limited_per_account() {
     t.app.shutdown().await.unwrap();
 }
 
+/// The bank overview and the summary page: signed-in people see banks with
+/// their charter, size and overturns, and the queue and error estimates;
+/// without a session both send to the sign-in page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bank_overview_and_summary_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path());
+    let roles = Roles {
+        hook: false,
+        workers: false,
+        review: true,
+    };
+    let t = spawn_app_with(config, roles, dir).await;
+    vigil::banks::create_bank(
+        &t.app.banks(),
+        "overview-bank",
+        vigil_hashdb::BankAction::Takedown,
+        &["gifct:glorification".into()],
+    )
+    .await
+    .unwrap();
+    vigil::governance::seed_charter(&t.app.banks(), "overview-bank", "test")
+        .await
+        .unwrap();
+    t.app
+        .store
+        .upsert_entries(&vigil::banks::pdq_entries(
+            "overview-bank",
+            &["f".repeat(64), "e".repeat(64)],
+        ))
+        .await
+        .unwrap();
+    vigil::banks::create_bank(
+        &t.app.banks(),
+        "uncharted-bank",
+        vigil_hashdb::BankAction::ReviewOnly,
+        &[],
+    )
+    .await
+    .unwrap();
+    seed(&t, "summary-1", 0.5).await;
+    vigil_review::add_user(&t.app.store, "rosa", Role::Reviewer, PASSWORD)
+        .await
+        .unwrap();
+    let c = no_redirects();
+    for path in ["/review/banks", "/review/metrics"] {
+        let r = c.get(format!("{}{path}", t.base)).send().await.unwrap();
+        assert!(
+            r.status().is_redirection() || r.status().as_u16() == 401,
+            "{path} without a session: {}",
+            r.status()
+        );
+    }
+    let cookie = sign_in(&c, &t.base, "rosa", PASSWORD).await.unwrap();
+    let (status, html) = page(&c, &format!("{}/review/banks", t.base), &cookie).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("overview-bank") && html.contains("uncharted-bank"),
+        "{html}"
+    );
+    assert!(html.contains("pdq=2"), "entry counts: {html}");
+    assert!(
+        html.contains("none: review only"),
+        "the bank without a charter: {html}"
+    );
+    let (status, html) = page(&c, &format!("{}/review/metrics", t.base), &cookie).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Queue now") && html.contains("False-positive rate"),
+        "{html}"
+    );
+    assert!(html.contains("No audited items yet."), "{html}");
+    t.app.shutdown().await.unwrap();
+}
+
 /// Not a check: seeds a realistic queue and keeps the UI up so it can be
 /// screenshotted (`VIGIL_SCREENSHOT_DIR=/tmp/shots cargo test -p vigil --test
 /// review_ui -- --ignored`). Writes `base`, `alice.cookie` and `lena.cookie`
