@@ -331,6 +331,41 @@ async fn demo_governance(app: &App, ids: &[(&'static str, String)]) -> anyhow::R
     gov.approve(&id, ADMIN, Some("sample inspected (demo)"))
         .await?;
 
+    // A partner shares the hash of a variant that got through (a heavily
+    // cropped emblem neither the banks nor the classifier caught): banked
+    // the same way. The retro-hunt pass after this finds that past upload.
+    let mut got_through = None;
+    for (_, upload) in ids
+        .iter()
+        .filter(|(c, _)| *c == "known emblem, heavily cropped")
+    {
+        let verdict = app
+            .store
+            .latest_verdict(&vigil_pipeline::UploadId::parse(upload)?)
+            .await?;
+        if let Some(v) = verdict.filter(|v| v.action == vigil_pipeline::Action::None) {
+            got_through = v
+                .signals
+                .into_iter()
+                .find(|s| s.signal_type == SignalType::Pdq);
+            break;
+        }
+    }
+    if let Some(pdq) = got_through {
+        let mut entry = BankEntry::derived(DEMO_BANK, SignalType::Pdq, &pdq.value);
+        entry.labels = vec!["gifct:glorification".into()];
+        let id = proposed(
+            gov.submit(
+                LEAD,
+                vec![Change::UpsertEntry { entry }],
+                "a partner's hash of a cropped variant that got through (demo)",
+            )
+            .await?,
+        )?;
+        gov.approve(&id, ADMIN, Some("sample inspected (demo)"))
+            .await?;
+    }
+
     // Left pending: raising the partner bank's distance threshold.
     partner.pdq_threshold = 28;
     let pending = proposed(
@@ -364,7 +399,7 @@ async fn demo_governance(app: &App, ids: &[(&'static str, String)]) -> anyhow::R
     )
     .await?;
     Ok(format!(
-        "governance: 2 guarded changes proposed by {LEAD} and approved by {ADMIN}; {pending} (threshold_raise) left pending at /review/proposals\n\
+        "governance: guarded changes proposed by {LEAD} and approved by {ADMIN}; {pending} (threshold_raise) left pending at /review/proposals\n\
          referrals: {acted} acted on (restricted in DE, FR only), {contested} contested"
     ))
 }
@@ -538,10 +573,11 @@ pub async fn run(config: &Config, keep_running: bool) -> anyhow::Result<DemoRepo
         .map(|(category, id)| (id.clone(), *category))
         .collect();
     let gov = demo_governance(&app, &ids).await?;
-    // The retro-hunt (docs/self-correction.md): the emblem banked above was
-    // uploaded before its entry existed; a pass now (the serving loop runs
+    // The retro-hunt (docs/self-correction.md): the cropped variant banked
+    // above passed when it was uploaded; a pass now (the serving loop runs
     // one every `retrohunt.interval_secs`) finds that past upload and takes
-    // it down late, counted as a miss at the time of upload.
+    // it down late, counted as a miss at the time of upload. (The missed
+    // new emblem went to review, so it is not a miss.)
     let mut hunt_config = config.clone();
     hunt_config.retrohunt.settle_secs = 0;
     crate::app::retro_hunter(
