@@ -30,6 +30,28 @@ pub enum BankStatus {
     Quarantined,
 }
 
+impl BankAction {
+    /// The serialised name (`takedown`, `review_only`, `allow`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BankAction::Takedown => "takedown",
+            BankAction::ReviewOnly => "review_only",
+            BankAction::Allow => "allow",
+        }
+    }
+}
+
+impl BankStatus {
+    /// The serialised name (`active`, `disabled`, `quarantined`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BankStatus::Active => "active",
+            BankStatus::Disabled => "disabled",
+            BankStatus::Quarantined => "quarantined",
+        }
+    }
+}
+
 /// A bank of hashes with its labels and matching rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

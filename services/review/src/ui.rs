@@ -1080,19 +1080,6 @@ pub async fn decide_proposal(
     }
 }
 
-/// `Takedown`, `ReviewOnly`… as people read them.
-fn words<T: std::fmt::Debug>(v: &T) -> String {
-    let s = format!("{v:?}");
-    let mut out = String::with_capacity(s.len() + 4);
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            out.push(' ');
-        }
-        out.push(c.to_ascii_lowercase());
-    }
-    out
-}
-
 /// A rate with its Wilson 95% interval and sample size.
 fn rate_cell(e: &vigil_accountability::Estimate) -> Markup {
     html! {
@@ -1135,8 +1122,8 @@ pub async fn banks(State(state): State<ReviewState>, user: User) -> Response {
                         @let c = counts.get(&b.name).copied().unwrap_or_default();
                         tr {
                             td { strong { (b.name) } @if !b.description.is_empty() { br; span.muted { (b.description) } } }
-                            td { span.badge { (words(&b.action)) } }
-                            td { span class={ "badge s-" (words(&b.status)) } { (words(&b.status)) } }
+                            td { span.badge { (b.action.as_str()) } }
+                            td { span class={ "badge s-" (b.status.as_str()) } { (b.status.as_str()) } }
                             td { @if b.charter.is_some() { "yes" } @else { span.muted { "none: review only" } } }
                             td { (b.pdq_threshold) }
                             td { (b.labels.join(", ")) }

@@ -306,35 +306,41 @@ async fn demo_governance(app: &App, ids: &[(&'static str, String)]) -> anyhow::R
     gov.approve(&id, ADMIN, Some("scope checked (demo)"))
         .await?;
 
-    // The first new emblem, missed by the banks, banked (entries_add).
+    // Bank an upload's PDQ hash in the demo bank (entries_add), approved.
+    let bank_pdq = |pdq: String, summary: &'static str| {
+        let gov = &gov;
+        async move {
+            let mut entry = BankEntry::derived(DEMO_BANK, SignalType::Pdq, &pdq);
+            entry.labels = vec!["gifct:glorification".into()];
+            let id = proposed(
+                gov.submit(LEAD, vec![Change::UpsertEntry { entry }], summary)
+                    .await?,
+            )?;
+            gov.approve(&id, ADMIN, Some("sample inspected (demo)"))
+                .await?;
+            anyhow::Ok(())
+        }
+    };
+    let pdq_of = |v: vigil_pipeline::Verdict| {
+        v.signals
+            .into_iter()
+            .find(|s| s.signal_type == SignalType::Pdq)
+            .map(|s| s.value)
+    };
+
+    // The first new emblem, missed by the banks, banked.
     let missed = first("new emblem (not in any bank)")?;
     let pdq = app
         .store
         .latest_verdict(&vigil_pipeline::UploadId::parse(&missed)?)
         .await?
-        .and_then(|v| {
-            v.signals
-                .into_iter()
-                .find(|s| s.signal_type == SignalType::Pdq)
-        })
+        .and_then(pdq_of)
         .context("the missed emblem has a PDQ hash")?;
-    let mut entry = BankEntry::derived(DEMO_BANK, SignalType::Pdq, &pdq.value);
-    entry.labels = vec!["gifct:glorification".into()];
-    let id = proposed(
-        gov.submit(
-            LEAD,
-            vec![Change::UpsertEntry { entry }],
-            "bank an emblem the banks missed (demo)",
-        )
-        .await?,
-    )?;
-    gov.approve(&id, ADMIN, Some("sample inspected (demo)"))
-        .await?;
+    bank_pdq(pdq, "bank an emblem the banks missed (demo)").await?;
 
     // A partner shares the hash of a variant that got through (a heavily
     // cropped emblem neither the banks nor the classifier caught): banked
     // the same way. The retro-hunt pass after this finds that past upload.
-    let mut got_through = None;
     for (_, upload) in ids
         .iter()
         .filter(|(c, _)| *c == "known emblem, heavily cropped")
@@ -343,27 +349,17 @@ async fn demo_governance(app: &App, ids: &[(&'static str, String)]) -> anyhow::R
             .store
             .latest_verdict(&vigil_pipeline::UploadId::parse(upload)?)
             .await?;
-        if let Some(v) = verdict.filter(|v| v.action == vigil_pipeline::Action::None) {
-            got_through = v
-                .signals
-                .into_iter()
-                .find(|s| s.signal_type == SignalType::Pdq);
-            break;
-        }
-    }
-    if let Some(pdq) = got_through {
-        let mut entry = BankEntry::derived(DEMO_BANK, SignalType::Pdq, &pdq.value);
-        entry.labels = vec!["gifct:glorification".into()];
-        let id = proposed(
-            gov.submit(
-                LEAD,
-                vec![Change::UpsertEntry { entry }],
+        if let Some(pdq) = verdict
+            .filter(|v| v.action == vigil_pipeline::Action::None)
+            .and_then(pdq_of)
+        {
+            bank_pdq(
+                pdq,
                 "a partner's hash of a cropped variant that got through (demo)",
             )
-            .await?,
-        )?;
-        gov.approve(&id, ADMIN, Some("sample inspected (demo)"))
             .await?;
+            break;
+        }
     }
 
     // Left pending: raising the partner bank's distance threshold.
