@@ -98,19 +98,23 @@ async fn a_producer_failing_for_long_is_replaced() {
     )
     .unwrap()
     .with_stuck_after(Duration::from_secs(3));
-    // Warm up (metadata, producer id) until a whole burst is delivered.
+    // Warm up (metadata, producer id) until a whole burst is delivered,
+    // then let any warm-up timeouts age out of the run.
     delivers_again(&producer, &topics.uploads, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
     let restarts = || {
         PRODUCER_RESTARTS
             .with_label_values(&["test-stuck", "stuck"])
             .get()
     };
-    assert_eq!(restarts(), 0, "no replacement while sends succeed");
+    let before = restarts();
+    assert_eq!(burst(&producer, &topics.uploads, 200, 12).await, 200);
+    assert_eq!(restarts(), before, "no replacement while sends succeed");
     // The only broker goes away: every send times out, and after three
     // seconds of nothing but failures the producer is replaced.
     kafka.broker_down(1).unwrap();
     let start = Instant::now();
-    while restarts() == 0 {
+    while restarts() == before {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "a producer failing for 30 s was never replaced"
@@ -126,5 +130,53 @@ async fn a_producer_failing_for_long_is_replaced() {
     );
     // The new producer works once the broker is back.
     kafka.broker_up(1).unwrap();
+    delivers_again(&producer, &topics.uploads, Duration::from_secs(60)).await;
+}
+
+/// The stuck state can hold only the partitions one broker leads while the
+/// others deliver: a run of timeouts replaces the producer although sends
+/// to the other partitions succeed in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_producer_stuck_on_some_partitions_is_replaced() {
+    let topics = Topics::with_prefix("vigil");
+    let kafka = EmbeddedKafka::start(3, 6, &topics).unwrap();
+    let producer = Producer::new(
+        kafka.bootstrap_servers(),
+        "test-partial",
+        Duration::from_secs(1),
+    )
+    .unwrap()
+    .with_stuck_after(Duration::from_secs(3));
+    delivers_again(&producer, &topics.uploads, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let restarts = || {
+        PRODUCER_RESTARTS
+            .with_label_values(&["test-partial", "stuck"])
+            .get()
+    };
+    let before = restarts();
+    // One broker of three goes away: sends to the partitions it leads time
+    // out, the rest deliver.
+    kafka.broker_down(2).unwrap();
+    let start = Instant::now();
+    let (mut sent, mut delivered) = (0, 0);
+    while restarts() == before {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a producer timing out on some partitions for 30 s was never replaced \
+             ({delivered}/{sent} delivered)"
+        );
+        delivered += burst(&producer, &topics.uploads, 60, 12).await;
+        sent += 60;
+    }
+    assert!(
+        delivered > 0 && delivered < sent,
+        "the outage was partial: {delivered}/{sent} delivered"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "not replaced before stuck_after"
+    );
+    kafka.broker_up(2).unwrap();
     delivers_again(&producer, &topics.uploads, Duration::from_secs(60)).await;
 }
