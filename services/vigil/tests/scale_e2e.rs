@@ -763,12 +763,17 @@ async fn e2e_multi_process_with_faults() {
     // worker's counters are its last scrape, taken just before the kill, so
     // it may have decided at most one more upload (one consumer) after it.
     let mut hook_accepted = 0.0;
+    // Producers replaced after a fatal error or a run of timeouts (the
+    // killed worker's are lost with it).
+    let mut producer_restarts = 0.0;
     for h in &hooks {
+        let m = scrape(&client, h).await;
         hook_accepted += metric_sum(
-            &scrape(&client, h).await,
+            &m,
             "vigil_hook_uploads_received_total",
             Some("outcome=\"accepted\""),
         );
+        producer_restarts += metric_sum(&m, "vigil_kafka_producer_restarts_total", None);
     }
     let mut worker_verdicts = metric_sum(&killed_metrics, "vigil_worker_verdicts_total", None);
     let mut worker_takedowns = metric_sum(
@@ -786,11 +791,12 @@ async fn e2e_multi_process_with_faults() {
             Some("action=\"takedown\""),
         );
         redelivered += metric_sum(&m, "vigil_worker_redelivered_total", None);
+        producer_restarts += metric_sum(&m, "vigil_kafka_producer_restarts_total", None);
     }
     let unaccounted = db_verdicts as f64 - worker_verdicts;
 
     println!(
-        "e2e uploads={uploads} verdicts={db_verdicts} lost={lost} duplicate_actions={duplicate_actions} dlq={} corrupt={} published={published} actions={actions} actions_on_topic={actions_on_topic} actions_redelivered={actions_redelivered} takedowns={takedowns} emblems={emblems} hook_503={} redelivered={redelivered} broker={} broker_fault={} seconds={:.0}",
+        "e2e uploads={uploads} verdicts={db_verdicts} lost={lost} duplicate_actions={duplicate_actions} dlq={} corrupt={} published={published} actions={actions} actions_on_topic={actions_on_topic} actions_redelivered={actions_redelivered} takedowns={takedowns} emblems={emblems} hook_503={} redelivered={redelivered} producer_restarts={producer_restarts} broker={} broker_fault={} seconds={:.0}",
         dlq_ids.len(),
         corrupt.len(),
         report.unavailable,
