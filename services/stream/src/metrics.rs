@@ -81,7 +81,7 @@ pub static SHADOW_DISAGREEMENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static PRODUCER_RESTARTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "vigil_kafka_producer_restarts_total",
-        "Kafka producers replaced by a new one after a fatal error or after failing without a success for several delivery timeouts, by client and reason.",
+        "Kafka producers replaced by a new one after a fatal error or after its sends kept timing out for several delivery timeouts, by client and reason.",
         &["client", "reason"]
     )
     .expect("metric registers once")
