@@ -3,11 +3,13 @@
 //!
 //! Owns: [`Bank`], [`BankEntry`] (with provenance, note and counters),
 //! [`Change`] (one record of the `vigil.hashdb` change log) and [`HashDb`],
-//! which keeps exact signals (MD5, SHA-256) in a hash map and PDQ hashes in the
-//! exact Hamming [`PdqIndex`].
+//! which keeps exact signals (MD5, SHA-256) in a hash map, PDQ hashes in the
+//! exact Hamming [`PdqIndex`] and 64-bit signals (dHash, pHash) in a
+//! linearly scanned table per type; where a kind goes follows its
+//! [`Matching`].
 
 use crate::index::{self, Hit, PdqIndex, MAX_RADIUS};
-use crate::signal::{ExactHash, SignalType, Signals};
+use crate::signal::{kind, ExactHash, Matching, SignalType, Signals};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use vigil_pdq::PdqHash;
@@ -81,6 +83,15 @@ pub struct Bank {
     /// while it is the default.
     #[serde(default, skip_serializing_if = "VpdqThresholds::is_default")]
     pub vpdq: VpdqThresholds,
+    /// Per-bank Hamming thresholds of the other distance-matched signal
+    /// types (`dhash`, `phash`): the largest distance that counts as a
+    /// match. A type left out uses its kind's default (10 of 64 bits for
+    /// dHash and pHash); values above the kind's maximum (16) are rejected
+    /// by [`HashDb::upsert_bank_checked`]. PDQ keeps its own
+    /// `pdq_threshold`. Left out of the stored form while empty, so banks
+    /// stored before it existed read unchanged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub thresholds: BTreeMap<SignalType, u32>,
 }
 
 /// A bank's vPDQ thresholds (docs/video.md). A banked video matches an
@@ -201,7 +212,66 @@ impl Bank {
             sampling_rate: None,
             charter: None,
             vpdq: VpdqThresholds::default(),
+            thresholds: BTreeMap::new(),
         }
+    }
+
+    /// The largest distance at which a signal of type `t` matches in this
+    /// bank: `pdq_threshold` for PDQ (at most 63), the bank's entry in
+    /// `thresholds` or the kind's default for other distance-matched
+    /// types (at most the kind's maximum), 0 for exact types.
+    pub fn threshold(&self, t: SignalType) -> u32 {
+        match kind(t).matching() {
+            Matching::Hamming {
+                default_threshold,
+                max_threshold,
+                ..
+            } => {
+                let v = if t == SignalType::Pdq {
+                    self.pdq_threshold
+                } else {
+                    self.thresholds
+                        .get(&t)
+                        .copied()
+                        .unwrap_or(default_threshold)
+                };
+                v.min(max_threshold)
+            }
+            Matching::Exact | Matching::Video => 0,
+        }
+    }
+
+    /// Why `thresholds` cannot be used, if it cannot: a type that is not
+    /// distance-matched, PDQ (which has `pdq_threshold`), or a value above
+    /// the kind's maximum.
+    pub fn check_thresholds(&self) -> Result<(), String> {
+        for (&t, &v) in &self.thresholds {
+            match kind(t).matching() {
+                Matching::Hamming { .. } if t == SignalType::Pdq => {
+                    return Err("the pdq threshold is set with pdq_threshold".into())
+                }
+                Matching::Hamming { max_threshold, .. } => {
+                    if v > max_threshold {
+                        return Err(format!("{t} threshold {v} is not in 0..={max_threshold}"));
+                    }
+                }
+                Matching::Exact | Matching::Video => {
+                    return Err(format!("{t} has no distance threshold"))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `self` lets more hashes match than `old` does: a higher
+    /// distance threshold for any distance-matched type (PDQ, dHash,
+    /// pHash) or looser vPDQ thresholds.
+    pub fn thresholds_looser_than(&self, old: &Bank) -> bool {
+        SignalType::ALL
+            .into_iter()
+            .filter(|t| matches!(t.matching(), Matching::Hamming { .. }))
+            .any(|t| self.threshold(t) > old.threshold(t))
+            || self.vpdq.looser_than(&old.vpdq)
     }
 
     /// Whether media with this SHA-256 falls in the bank's sample.
@@ -507,7 +577,8 @@ type IdMap = HashMap<String, u32, Fx>;
 #[derive(Debug, Clone)]
 struct Stored {
     entry: BankEntry,
-    /// The PDQ index slot, or `NO_SLOT`.
+    /// The PDQ index slot (PDQ entries), the slot in its type's
+    /// [`Hash64Table`] (dHash, pHash), or `NO_SLOT`.
     slot: u32,
 }
 
@@ -522,47 +593,19 @@ pub fn parse_signal(signal_type: SignalType, signal: &str) -> Result<(String, Ex
     Ok((s.to_ascii_lowercase(), v))
 }
 
-/// Hex digit values; 0xff marks a byte that is not a hex digit.
-const HEX_VALUE: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        t[b'A' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Decode exactly `2 * N` hex digits (either case); `None` if any is not hex.
-fn decode_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
-    if s.len() != 2 * N {
-        return None;
-    }
-    let mut out = [0u8; N];
-    let mut bad = 0u8;
-    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
-        bad |= hi | lo;
-        *o = hi << 4 | (lo & 15);
-    }
-    (bad & 0xf0 == 0).then_some(out)
-}
-
 /// The raw bytes of a hex signal: a 32-byte buffer and the used length.
 pub(crate) fn signal_bytes(signal_type: SignalType, s: &str) -> Option<([u8; 32], usize)> {
     let mut out = [0u8; 32];
     match parse_signal_value(signal_type, s).ok()? {
         ExactOrPdq::Pdq(h) => out = h.0,
-        ExactOrPdq::Exact(ExactHash::Sha256(b)) => out = b,
-        ExactOrPdq::Exact(ExactHash::Md5(b)) => {
-            out[..16].copy_from_slice(&b);
-            return Some((out, 16));
+        ExactOrPdq::Exact(e) => {
+            let b = e.bytes();
+            out[..b.len()].copy_from_slice(b);
+            return Some((out, b.len()));
+        }
+        ExactOrPdq::Hash64 { hash, .. } => {
+            out[..8].copy_from_slice(&hash.to_be_bytes());
+            return Some((out, 8));
         }
         ExactOrPdq::Video { .. } => return None,
     }
@@ -581,42 +624,98 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// Check and decode a trimmed hex signal (either case), without allocating.
+/// Where the value goes follows its kind's [`Matching`].
 fn parse_signal_value(signal_type: SignalType, s: &str) -> Result<ExactOrPdq, String> {
-    let b = s.as_bytes();
-    let v = match signal_type {
-        SignalType::Pdq => decode_hex::<32>(b).map(|h| ExactOrPdq::Pdq(PdqHash(h))),
-        SignalType::Md5 => decode_hex::<16>(b).map(|h| ExactOrPdq::Exact(ExactHash::Md5(h))),
-        SignalType::Sha256 => decode_hex::<32>(b).map(|h| ExactOrPdq::Exact(ExactHash::Sha256(h))),
-        SignalType::Vpdq => {
-            return crate::video::check_vpdq(s).map(|frames| ExactOrPdq::Video { frames })
+    let k = kind(signal_type);
+    let matching = k.matching();
+    if matching == Matching::Video {
+        return crate::video::check_vpdq(s).map(|frames| ExactOrPdq::Video { frames });
+    }
+    let digits = k.hex_digits().unwrap_or(0);
+    let mut raw = [0u8; 32];
+    let n = digits / 2;
+    let ok = n <= 32 && crate::signal::decode_hex_into(s.as_bytes(), &mut raw[..n.min(32)]);
+    if !ok {
+        return Err(match crate::signal::check_hex(signal_type, s) {
+            Err(e) => e.to_string(),
+            Ok(()) => format!("{signal_type} signal is not valid"),
+        });
+    }
+    let v = match matching {
+        Matching::Hamming { bits: 256, .. } => ExactOrPdq::Pdq(PdqHash(raw)),
+        Matching::Hamming { bits: 64, .. } => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&raw[..8]);
+            ExactOrPdq::Hash64 {
+                signal_type,
+                hash: u64::from_be_bytes(b),
+            }
         }
+        Matching::Exact => match ExactHash::new(signal_type, &raw[..n]) {
+            Some(e) => ExactOrPdq::Exact(e),
+            None => return Err(format!("{signal_type} signal is too long")),
+        },
+        Matching::Hamming { bits, .. } => {
+            return Err(format!("{bits}-bit {signal_type} signals are not indexed"))
+        }
+        Matching::Video => unreachable!("handled above"),
     };
-    if let Some(v) = v {
-        return Ok(v);
-    }
-    let want = match signal_type {
-        SignalType::Pdq | SignalType::Sha256 => 64,
-        SignalType::Md5 | SignalType::Vpdq => 32,
-    };
-    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!("{signal_type} signal is not hex"));
-    }
-    Err(format!(
-        "{signal_type} signal has {} hex digits, expected {want}",
-        s.len()
-    ))
+    Ok(v)
 }
 
-/// A parsed signal value.
+/// A parsed signal value, by where the database keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExactOrPdq {
     Pdq(PdqHash),
     Exact(ExactHash),
+    /// A 64-bit distance-matched hash (dHash, pHash).
+    Hash64 {
+        signal_type: SignalType,
+        hash: u64,
+    },
     /// A banked video (vPDQ text) with this many kept frames; matched by
     /// `vigil-vpdq`'s video index, never by [`HashDb::lookup`].
     Video {
         frames: usize,
     },
+}
+
+/// The 64-bit hashes of one signal type, scanned linearly on lookup:
+/// `hashes[i]` belongs to the entry at place `owner[i]`. Deletes move the
+/// last hash into the freed slot, so the table never holds dead hashes.
+#[derive(Debug, Default, Clone)]
+struct Hash64Table {
+    hashes: Vec<u64>,
+    owner: Vec<u32>,
+}
+
+impl Hash64Table {
+    /// Append a hash owned by `place`; returns its slot.
+    fn push(&mut self, hash: u64, place: u32) -> u32 {
+        self.hashes.push(hash);
+        self.owner.push(place);
+        (self.hashes.len() - 1) as u32
+    }
+
+    /// Remove `slot`; returns the place whose hash moved into it, if any.
+    fn swap_remove(&mut self, slot: u32) -> Option<u32> {
+        let i = slot as usize;
+        if i >= self.hashes.len() {
+            return None;
+        }
+        self.hashes.swap_remove(i);
+        self.owner.swap_remove(i);
+        self.owner.get(i).copied()
+    }
+
+    /// Slots within `radius` of `q`, with their distances.
+    fn within(&self, q: u64, radius: u32, out: &mut Vec<(u32, u32)>) {
+        crate::kernel::scan64(&self.hashes, q, radius, out)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.hashes.capacity() * 8 + self.owner.capacity() * 4
+    }
 }
 
 /// All loaded banks and entries.
@@ -632,6 +731,8 @@ pub struct HashDb {
     pdq: PdqIndex,
     /// PDQ slot → place in `entries` (`NO_SLOT` once deleted).
     pdq_owner: Vec<u32>,
+    /// 64-bit signals (dHash, pHash), one table per type.
+    hash64: BTreeMap<SignalType, Hash64Table>,
     live: usize,
     /// Bumped whenever a video (vPDQ) entry is added, replaced or removed,
     /// or a bank changes, so a video index built from this database knows
@@ -689,17 +790,22 @@ impl HashDb {
                     hashes.push(index::words(h));
                     (hashes.len() - 1) as u32
                 }
-                ExactOrPdq::Exact(_) | ExactOrPdq::Video { .. } => NO_SLOT,
+                ExactOrPdq::Exact(_) | ExactOrPdq::Hash64 { .. } | ExactOrPdq::Video { .. } => {
+                    NO_SLOT
+                }
             };
             db.place(entry, parsed, slot);
         }
         // Slots of entries replaced during the load are dead in the index.
         let mut alive_slots = vec![false; hashes.len()];
         for s in db.entries.iter().flatten() {
-            if s.slot != NO_SLOT {
+            if s.slot != NO_SLOT && s.entry.signal_type == SignalType::Pdq {
                 alive_slots[s.slot as usize] = true;
             }
         }
+        // The reservations assumed every entry is PDQ: give back the rest.
+        hashes.shrink_to_fit();
+        db.pdq_owner.shrink_to_fit();
         db.pdq = PdqIndex::from_hashes(hashes);
         for (slot, alive) in alive_slots.iter().enumerate() {
             if !alive {
@@ -733,6 +839,12 @@ impl HashDb {
             }
         }
         if let Err(detail) = bank.vpdq.check() {
+            return Err(HashDbError::BadBank {
+                bank: bank.name,
+                detail,
+            });
+        }
+        if let Err(detail) = bank.check_thresholds() {
             return Err(HashDbError::BadBank {
                 bank: bank.name,
                 detail,
@@ -917,7 +1029,7 @@ impl HashDb {
         let existed = self.remove_key(&entry.bank, &entry.entry_id);
         let slot = match &parsed {
             ExactOrPdq::Pdq(h) => self.pdq.insert(h),
-            ExactOrPdq::Exact(_) | ExactOrPdq::Video { .. } => NO_SLOT,
+            ExactOrPdq::Exact(_) | ExactOrPdq::Hash64 { .. } | ExactOrPdq::Video { .. } => NO_SLOT,
         };
         self.place(entry, parsed, slot);
         if existed {
@@ -930,7 +1042,9 @@ impl HashDb {
         })
     }
 
-    fn place(&mut self, entry: BankEntry, parsed: ExactOrPdq, slot: u32) {
+    /// Store `entry` at a free place. `slot` is its PDQ index slot (PDQ
+    /// entries); a 64-bit hash gets its table slot here.
+    fn place(&mut self, entry: BankEntry, parsed: ExactOrPdq, mut slot: u32) {
         let place = match self.free.pop() {
             Some(p) => p,
             None => {
@@ -946,6 +1060,13 @@ impl HashDb {
                 self.pdq_owner[slot as usize] = place;
             }
             ExactOrPdq::Exact(e) => self.exact.entry(e).or_default().push(place),
+            ExactOrPdq::Hash64 { signal_type, hash } => {
+                slot = self
+                    .hash64
+                    .entry(signal_type)
+                    .or_default()
+                    .push(hash, place);
+            }
             ExactOrPdq::Video { .. } => self.video_generation += 1,
         }
         let replaced = match self.by_bank.get_mut(&entry.bank) {
@@ -983,12 +1104,24 @@ impl HashDb {
         let Some(stored) = self.entries[place as usize].take() else {
             return false;
         };
-        if stored.slot != NO_SLOT {
+        let e = &stored.entry;
+        if stored.slot != NO_SLOT && e.signal_type == SignalType::Pdq {
             self.pdq.remove(stored.slot);
             self.pdq_owner[stored.slot as usize] = NO_SLOT;
         }
+        if stored.slot != NO_SLOT && e.signal_type != SignalType::Pdq {
+            // A 64-bit hash: the table's last hash moves into the slot.
+            let moved = self
+                .hash64
+                .get_mut(&e.signal_type)
+                .and_then(|t| t.swap_remove(stored.slot));
+            if let Some(p) = moved {
+                if let Some(m) = self.entries[p as usize].as_mut() {
+                    m.slot = stored.slot;
+                }
+            }
+        }
         // Exact signals are found again from the stored (validated) hex.
-        let e = &stored.entry;
         if e.signal_type == SignalType::Vpdq {
             self.video_generation += 1;
         } else if let Ok(ExactOrPdq::Exact(key)) = parse_signal_value(e.signal_type, &e.signal) {
@@ -1019,7 +1152,7 @@ impl HashDb {
         let mut owner = Vec::with_capacity(self.pdq.len());
         for (place, stored) in self.entries.iter_mut().enumerate() {
             if let Some(s) = stored {
-                if s.slot != NO_SLOT {
+                if s.slot != NO_SLOT && s.entry.signal_type == SignalType::Pdq {
                     let h = self.pdq.get(s.slot).unwrap_or(PdqHash([0; 32]));
                     s.slot = hashes.len() as u32;
                     hashes.push(index::words(&h));
@@ -1082,8 +1215,8 @@ impl HashDb {
     pub fn lookup_detailed(&self, signals: &Signals) -> Vec<MatchDetail> {
         let mut out = Vec::new();
         for e in [
-            ExactHash::Md5(signals.md5),
-            ExactHash::Sha256(signals.sha256),
+            ExactHash::md5(signals.md5),
+            ExactHash::sha256(signals.sha256),
         ] {
             if let Some(places) = self.exact.get(&e) {
                 for &p in places {
@@ -1106,6 +1239,24 @@ impl HashDb {
                     if place != NO_SLOT {
                         self.push_match(place, h.distance, signals, &mut out);
                     }
+                }
+            }
+        }
+        for (&t, table) in &self.hash64 {
+            let Some(q) = signals.hash64(t) else {
+                continue;
+            };
+            let radius = self
+                .banks
+                .values()
+                .filter(|b| b.status != BankStatus::Disabled)
+                .map(|b| b.threshold(t))
+                .max();
+            if let Some(radius) = radius {
+                let mut hits = Vec::new();
+                table.within(q, radius, &mut hits);
+                for (slot, distance) in hits {
+                    self.push_match(table.owner[slot as usize], distance, signals, &mut out);
                 }
             }
         }
@@ -1155,7 +1306,7 @@ impl HashDb {
         if bank.status == BankStatus::Disabled {
             return;
         }
-        if e.signal_type == SignalType::Pdq && distance > bank.pdq_threshold.min(MAX_RADIUS) {
+        if distance > bank.threshold(e.signal_type) {
             return;
         }
         if !bank.samples(&signals.sha256) {
@@ -1200,9 +1351,16 @@ impl HashDb {
         });
     }
 
-    /// Resident bytes of the PDQ index and an estimate for the entry store.
+    /// Resident bytes of the indexes (PDQ, 64-bit tables) and an estimate
+    /// for the entry store.
     pub fn memory_bytes(&self) -> MemoryReport {
-        let index = self.pdq.memory_bytes() + self.pdq_owner.capacity() * 4;
+        let index = self.pdq.memory_bytes()
+            + self.pdq_owner.capacity() * 4
+            + self
+                .hash64
+                .values()
+                .map(Hash64Table::memory_bytes)
+                .sum::<usize>();
         let mut entries = self.entries.capacity() * std::mem::size_of::<Option<Stored>>();
         for s in self.entries.iter().flatten() {
             let e = &s.entry;
@@ -1219,7 +1377,7 @@ impl HashDb {
 /// Memory use of a [`HashDb`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryReport {
-    /// The PDQ index and slot map, exact.
+    /// The PDQ index and slot map and the 64-bit tables, exact.
     pub index: usize,
     /// Entry metadata, estimated from string capacities.
     pub entries: usize,

@@ -1,6 +1,6 @@
 //! The popcount kernels of the index: gathering candidates from bucket
-//! lists, verifying them (with software prefetch), and the linear scan of the
-//! tail.
+//! lists, verifying them (with software prefetch), the linear scan of the
+//! tail, and the linear scan of a 64-bit signal table (dHash, pHash).
 //!
 //! Owns the crate's only `unsafe`: the same safe Rust body is compiled twice,
 //! once portably and once with the `popcnt` target feature, and the faster
@@ -98,6 +98,21 @@ fn scan_body(
     }
 }
 
+#[inline(always)]
+fn scan64_body(hashes: &[u64], q: u64, radius: u32, out: &mut Vec<(u32, u32)>) {
+    for (i, &h) in hashes.iter().enumerate() {
+        let d = (h ^ q).count_ones();
+        if d <= radius {
+            out.push((i as u32, d));
+        }
+    }
+}
+
+/// Scan 64-bit hashes: `(index, distance)` of each within `radius`.
+pub(crate) fn scan64_portable(hashes: &[u64], q: u64, radius: u32, out: &mut Vec<(u32, u32)>) {
+    scan64_body(hashes, q, radius, out)
+}
+
 /// Verify candidate slots against the query.
 pub(crate) fn verify_portable(
     cands: &[u32],
@@ -148,6 +163,11 @@ mod x86 {
         out: &mut Vec<Hit>,
     ) {
         scan_body(hashes, first_slot, alive, q, radius, out)
+    }
+
+    #[target_feature(enable = "popcnt")]
+    pub(crate) fn scan64_popcnt(hashes: &[u64], q: u64, radius: u32, out: &mut Vec<(u32, u32)>) {
+        scan64_body(hashes, q, radius, out)
     }
 
     #[inline(always)]
@@ -203,6 +223,18 @@ pub(crate) fn scan(
     scan_portable(hashes, first_slot, alive, q, radius, out)
 }
 
+/// Scan 64-bit hashes (a dHash or pHash table) linearly: `(index,
+/// distance)` of each hash within `radius` of `q`, in index order.
+#[inline]
+pub(crate) fn scan64(hashes: &[u64], q: u64, radius: u32, out: &mut Vec<(u32, u32)>) {
+    #[cfg(target_arch = "x86_64")]
+    if x86::has_popcnt() {
+        // SAFETY: the CPU supports `popcnt` (checked at run time just above).
+        return unsafe { x86::scan64_popcnt(hashes, q, radius, out) };
+    }
+    scan64_portable(hashes, q, radius, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +268,19 @@ mod tests {
                 assert_eq!(e, f.iter().rev().copied().collect::<Vec<_>>());
                 assert_eq!(e, a);
             }
+        }
+        let short: Vec<u64> = hashes.iter().map(|h| h[0]).collect();
+        for radius in [0, 10, 31, 64] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            scan64(&short, short[5], radius, &mut a);
+            scan64_portable(&short, short[5], radius, &mut b);
+            assert_eq!(a, b);
+            assert!(a.contains(&(5, 0)));
+            let brute = short
+                .iter()
+                .filter(|h| (*h ^ short[5]).count_ones() <= radius)
+                .count();
+            assert_eq!(a.len(), brute);
         }
     }
 }

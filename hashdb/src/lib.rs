@@ -25,5 +25,5 @@ pub use bank::{
     Provenance, VpdqThresholds, VpdqThresholdsPatch,
 };
 pub use index::{Hit, PdqIndex};
-pub use signal::{ExactHash, SignalType, Signals};
+pub use signal::{kind, ExactHash, Matching, SignalError, SignalKind, SignalType, Signals};
 pub use vigil_pdq::{PdqHash, PdqOutput};

@@ -94,6 +94,8 @@ mod tests {
             md5: [sha; 16],
             sha256: [sha; 32],
             pdq: pdq.map(|h| (h, 90)),
+            dhash: None,
+            phash: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! Owns the snapshot format (`docs/formats.md` describes it byte by byte):
 //!
 //! ```text
-//! header   b"VIGILHDB"  version: u32 LE (= 1)  reserved: u32 (= 0)
+//! header   b"VIGILHDB"  version: u32 LE (1 or 2)  reserved: u32 (= 0)
 //! body     cursor: str   banks: u32 count × (JSON str)
 //!          entries: u64 count × entry (see write_entry)
 //! trailer  b"VHDBEND\0"  crc32: u32 LE over every byte before the trailer
@@ -15,21 +15,32 @@
 //! the library: the services store their change-log position there (e.g.
 //! Kafka offsets as JSON) and resume from it after loading.
 //!
+//! Version 2 adds the 64-bit signal types (dHash, pHash: codes 5 and 6,
+//! 8 raw bytes) and banks' `thresholds`. A writer uses version 1 while
+//! the database holds none of them, so older builds still read its
+//! snapshots; a snapshot that needs version 2 gives an older build a clear
+//! [`SnapshotError::UnsupportedVersion`] instead of a corrupt-entry error.
+//! This build reads both.
+//!
 //! Reading never half-loads: the database is built only after the trailer's
 //! checksum matches and nothing follows it; a truncated, corrupted or foreign
 //! file gives a typed [`SnapshotError`]. The PDQ index itself is not stored;
 //! it is bulk-built on load (about a second per ten million hashes).
 
 use crate::bank::{Bank, BankEntry, EntryCounters, HashDb, HashDbError, Opinion, Provenance};
-use crate::signal::SignalType;
+use crate::signal::{kind, SignalType};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
 /// The magic bytes that open a snapshot.
 pub const MAGIC: &[u8; 8] = b"VIGILHDB";
 /// The magic bytes of the trailer.
 pub const TRAILER: &[u8; 8] = b"VHDBEND\0";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The newest format version this build writes and reads (it reads
+/// every version from 1 on, and writes the lowest that can hold the
+/// database: [`needed_version`]).
+pub const VERSION: u32 = 2;
+/// The version before the 64-bit signal types (dHash, pHash).
+pub const VERSION_1: u32 = 1;
 /// Longest string accepted in a snapshot (guards allocation on corrupt input).
 pub const MAX_STR: usize = 1 << 20;
 
@@ -37,7 +48,9 @@ pub const MAX_STR: usize = 1 << 20;
 pub enum SnapshotError {
     #[error("not a Vigil hash database snapshot (bad magic bytes)")]
     BadMagic,
-    #[error("snapshot format version {0} is not supported (this build reads version {VERSION})")]
+    #[error(
+        "snapshot format version {0} is not supported (this build reads versions 1 to {VERSION})"
+    )]
     UnsupportedVersion(u32),
     #[error("snapshot is truncated")]
     Truncated,
@@ -156,11 +169,26 @@ fn get_opt_str(r: &mut impl Read) -> Result<Option<String>, SnapshotError> {
 }
 
 fn signal_code(t: SignalType) -> u8 {
-    match t {
-        SignalType::Pdq => 1,
-        SignalType::Md5 => 2,
-        SignalType::Sha256 => 3,
-        SignalType::Vpdq => 4,
+    kind(t).snapshot_code()
+}
+
+/// Whether a signal type can be written in a version 1 snapshot.
+fn in_version_1(t: SignalType) -> bool {
+    matches!(
+        t,
+        SignalType::Pdq | SignalType::Md5 | SignalType::Sha256 | SignalType::Vpdq
+    )
+}
+
+/// The lowest format version that holds `db`: 1 unless an entry is of a
+/// type added later (dHash, pHash) or a bank sets `thresholds`.
+pub fn needed_version(db: &HashDb) -> u32 {
+    let newer = db.banks().any(|b| !b.thresholds.is_empty())
+        || db.entries().any(|e| !in_version_1(e.signal_type));
+    if newer {
+        VERSION
+    } else {
+        VERSION_1
     }
 }
 
@@ -185,7 +213,7 @@ pub fn write_snapshot<W: Write>(db: &HashDb, cursor: &str, out: W) -> Result<(),
         crc: crc32fast::Hasher::new(),
     };
     w.write_all(MAGIC)?;
-    put_u32(&mut w, VERSION)?;
+    put_u32(&mut w, needed_version(db))?;
     put_u32(&mut w, 0)?;
     put_str(&mut w, cursor)?;
     let mut banks: Vec<&Bank> = db.banks().collect();
@@ -266,30 +294,24 @@ fn write_entry(w: &mut impl Write, bank: u32, e: &BankEntry) -> Result<(), Snaps
     Ok(())
 }
 
-fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotError> {
+fn read_entry(r: &mut impl Read, banks: &[Bank], version: u32) -> Result<BankEntry, SnapshotError> {
     let bi = get_u32(r)? as usize;
     let bank = banks
         .get(bi)
         .ok_or_else(|| SnapshotError::Corrupt(format!("bank index {bi}")))?;
     let entry_id = get_str(r)?;
-    let signal_type = match get_u8(r)? {
-        1 => SignalType::Pdq,
-        2 => SignalType::Md5,
-        3 => SignalType::Sha256,
-        4 => SignalType::Vpdq,
-        c => return Err(SnapshotError::Corrupt(format!("signal type code {c}"))),
-    };
-    let signal = if signal_type == SignalType::Vpdq {
-        get_str(r)?
-    } else {
-        let len = if signal_type == SignalType::Md5 {
-            16
-        } else {
-            32
-        };
-        let mut raw = [0u8; 32];
-        r.read_exact(&mut raw[..len])?;
-        crate::bank::to_hex(&raw[..len])
+    let code = get_u8(r)?;
+    let signal_type = SignalType::from_snapshot_code(code)
+        .filter(|t| version >= VERSION || in_version_1(*t))
+        .ok_or_else(|| SnapshotError::Corrupt(format!("signal type code {code}")))?;
+    let signal = match kind(signal_type).hex_digits() {
+        None => get_str(r)?,
+        Some(digits) => {
+            let len = (digits / 2).min(32);
+            let mut raw = [0u8; 32];
+            r.read_exact(&mut raw[..len])?;
+            crate::bank::to_hex(&raw[..len])
+        }
     };
     let mut e = BankEntry {
         bank: bank.name.clone(),
@@ -351,6 +373,7 @@ fn read_entry(r: &mut impl Read, banks: &[Bank]) -> Result<BankEntry, SnapshotEr
 struct EntryStream<'a, R: Read> {
     r: &'a mut R,
     banks: &'a [Bank],
+    version: u32,
     left: u64,
     failure: &'a mut Option<SnapshotError>,
 }
@@ -362,7 +385,7 @@ impl<R: Read> Iterator for EntryStream<'_, R> {
             return None;
         }
         self.left -= 1;
-        match read_entry(self.r, self.banks) {
+        match read_entry(self.r, self.banks, self.version) {
             Ok(e) => Some(e),
             Err(e) => {
                 *self.failure = Some(e);
@@ -426,7 +449,7 @@ pub fn read_snapshot<R: Read + Send>(input: R) -> Result<(HashDb, SnapshotInfo),
         return Err(SnapshotError::BadMagic);
     }
     let version = get_u32(&mut r)?;
-    if version != VERSION {
+    if !(VERSION_1..=VERSION).contains(&version) {
         return Err(SnapshotError::UnsupportedVersion(version));
     }
     let reserved = get_u32(&mut r)?;
@@ -445,6 +468,11 @@ pub fn read_snapshot<R: Read + Send>(input: R) -> Result<(HashDb, SnapshotInfo),
         let json = get_str(&mut r)?;
         let b: Bank = serde_json::from_str(&json)
             .map_err(|e| SnapshotError::Corrupt(format!("bank record: {e}")))?;
+        if version < VERSION && !b.thresholds.is_empty() {
+            return Err(SnapshotError::Corrupt(format!(
+                "bank record with thresholds in a version {version} snapshot"
+            )));
+        }
         banks.push(b);
     }
     let nentries = get_u64(&mut r)?;
@@ -458,6 +486,7 @@ pub fn read_snapshot<R: Read + Send>(input: R) -> Result<(HashDb, SnapshotInfo),
             let mut entries = EntryStream {
                 r,
                 banks: banks_ref,
+                version,
                 left: nentries,
                 failure,
             };

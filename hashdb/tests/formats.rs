@@ -45,7 +45,7 @@ fn hash_list_reports_every_bad_line() {
     let huge = format!("pdq {}\n", "a".repeat(100_000));
     let text = format!(
         "\u{feff}# a comment\r\npdq {P1}\r\n\nmd5 {M1} # trailing comment\nsha256 {S1}\n\
-         pdq {}\npdq {}zz\nphash {P1}\n{huge}md5\npdq {P1} extra\npdq {}\n",
+         pdq {}\npdq {}zz\nahash {P1}\n{huge}md5\npdq {P1} extra\npdq {}\n",
         &P1[..62],
         &P1[..62],
         P1.to_uppercase()
@@ -74,7 +74,7 @@ fn hash_list_reports_every_bad_line() {
                     signal_type: SignalType::Pdq
                 }
             ),
-            (8, RejectReason::UnknownSignalType("phash".into())),
+            (8, RejectReason::UnknownSignalType("ahash".into())),
             (
                 9,
                 RejectReason::LineTooLong {

@@ -23,6 +23,8 @@ fn signals(pdq: Option<PdqHash>) -> Signals {
         md5: [1; 16],
         sha256: [2; 32],
         pdq: pdq.map(|h| (h, 90)),
+        dhash: None,
+        phash: None,
     }
 }
 
@@ -263,6 +265,8 @@ fn counters() {
         md5: [0xaa; 16],
         sha256: [0; 32],
         pdq: None,
+        dhash: None,
+        phash: None,
     });
     assert_eq!(d.len(), 1);
     assert!(d[0].suppresses_automation);

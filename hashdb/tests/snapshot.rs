@@ -1,6 +1,6 @@
 //! Snapshots round-trip, and every truncation or corrupted byte is detected.
 
-use vigil_hashdb::snapshot::{read_snapshot, write_snapshot, SnapshotError, VERSION};
+use vigil_hashdb::snapshot::{read_snapshot, write_snapshot, SnapshotError, VERSION_1};
 use vigil_hashdb::*;
 
 fn sample_db() -> HashDb {
@@ -54,7 +54,7 @@ fn round_trip_keeps_everything() {
     let mut buf = Vec::new();
     write_snapshot(&db, r#"{"vigil.hashdb":{"0":42}}"#, &mut buf).unwrap();
     let (back, info) = read_snapshot(&buf[..]).unwrap();
-    assert_eq!(info.version, VERSION);
+    assert_eq!(info.version, VERSION_1);
     assert_eq!(info.entries, 4);
     assert_eq!(info.banks, 2);
     assert_eq!(info.cursor, r#"{"vigil.hashdb":{"0":42}}"#);
@@ -67,6 +67,8 @@ fn round_trip_keeps_everything() {
         md5: [0xab; 16],
         sha256: [0xcd; 32],
         pdq: Some((PdqHash([0x0f; 32]), 100)),
+        dhash: None,
+        phash: None,
     };
     assert_eq!(back.lookup(&q), db.lookup(&q));
     assert!(!back.lookup(&q).is_empty());
@@ -122,11 +124,11 @@ fn every_corrupted_byte_is_detected() {
         read_snapshot(&extra[..]),
         Err(SnapshotError::Corrupt(_))
     ));
-    let mut v2 = buf.clone();
-    v2[8] = 2;
+    let mut v3 = buf.clone();
+    v3[8] = 3;
     assert!(matches!(
-        read_snapshot(&v2[..]),
-        Err(SnapshotError::UnsupportedVersion(2))
+        read_snapshot(&v3[..]),
+        Err(SnapshotError::UnsupportedVersion(3))
     ));
     assert!(matches!(
         read_snapshot(&b"PK\x03\x04 not a snapshot"[..]),
@@ -163,6 +165,8 @@ fn large_snapshot_round_trip() {
         md5: [0; 16],
         sha256: [0; 32],
         pdq: Some((h, 100)),
+        dhash: None,
+        phash: None,
     };
     assert_eq!(back.lookup(&q)[0].entry_id, entries[777].entry_id);
 }

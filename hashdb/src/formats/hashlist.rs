@@ -1,5 +1,6 @@
 //! The plain hash-list format: one `<type> <hex>` per line (`pdq`, `md5`,
-//! `sha256`; `vpdq` with ThreatExchange's one-line JSON array form), blank
+//! `sha256`, `dhash`, `phash`; `vpdq` with ThreatExchange's one-line JSON
+//! array form), blank
 //! lines and `#` comments (whole-line or trailing) ignored.
 
 use super::{for_each_line, Ctx, ImportEvent, RawRecord, RejectReason};

@@ -3,8 +3,8 @@
 //! Owns the parsing and writing of four formats (`docs/formats.md` has the
 //! details and examples):
 //!
-//! * [`Format::HashList`]: `pdq <hex>` / `md5 <hex>` / `sha256 <hex>` lines,
-//!   `#` comments ([`hashlist`]);
+//! * [`Format::HashList`]: `pdq <hex>` / `md5 <hex>` / `sha256 <hex>` /
+//!   `dhash <hex>` / `phash <hex>` lines, `#` comments ([`hashlist`]);
 //! * [`Format::TeCsv`]: ThreatExchange-style CSV with a header naming
 //!   `signal_type` and `signal` (or `signal_str`) and optional label and
 //!   provenance columns ([`csv`]);
@@ -35,7 +35,7 @@ pub mod te_json;
 pub mod vpdq;
 
 use crate::bank::{BankEntry, Change, Provenance};
-use crate::signal::SignalType;
+use crate::signal::{SignalError, SignalType};
 use std::collections::HashMap;
 use std::io::{self, BufRead};
 use std::str::FromStr;
@@ -404,17 +404,11 @@ impl<'a, F: FnMut(ImportEvent)> Ctx<'a, F> {
 }
 
 /// Parse a signal type as exchanges spell it (`pdq`, `HASH_PDQ`, `PDQ`,
-/// `md5`, `HASH_MD5`, `video_md5`, `sha256`, `SHA-256`, `HASH_SHA256`).
+/// `md5`, `HASH_MD5`, `video_md5`, `sha256`, `SHA-256`, `HASH_SHA256`,
+/// `dhash`, `HASH_DHASH`, `phash`, `HASH_PHASH`, ...): each kind's name and
+/// aliases ([`crate::signal::SignalKind::aliases`]).
 pub fn parse_signal_type(s: &str) -> Result<SignalType, RejectReason> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_prefix("hash_").unwrap_or(&t);
-    match t {
-        "pdq" | "photo_pdq" => Ok(SignalType::Pdq),
-        "md5" | "video_md5" | "photo_md5" => Ok(SignalType::Md5),
-        "sha256" | "sha-256" | "sha_256" => Ok(SignalType::Sha256),
-        "vpdq" | "video_vpdq" => Ok(SignalType::Vpdq),
-        _ => Err(RejectReason::UnknownSignalType(s.trim().to_string())),
-    }
+    SignalType::parse_loose(s).ok_or_else(|| RejectReason::UnknownSignalType(s.trim().to_string()))
 }
 
 /// Normalise and check a hex signal (lowercase, right length).
@@ -423,26 +417,22 @@ pub fn check_hex(signal_type: SignalType, s: &str) -> Result<String, RejectReaso
     if s.is_empty() {
         return Err(RejectReason::MissingField("signal"));
     }
-    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(RejectReason::BadHex { signal_type });
-    }
-    let expected = match signal_type {
-        SignalType::Pdq | SignalType::Sha256 => 64,
-        SignalType::Md5 => 32,
-        SignalType::Vpdq => {
-            return Err(RejectReason::BadVpdq(
-                "a vpdq signal is frame lines or a JSON array, not one hex value".into(),
-            ))
-        }
-    };
-    if s.len() != expected {
-        return Err(RejectReason::WrongLength {
+    match crate::signal::check_hex(signal_type, s) {
+        Ok(()) => Ok(s.to_ascii_lowercase()),
+        Err(SignalError::NotHex { signal_type }) => Err(RejectReason::BadHex { signal_type }),
+        Err(SignalError::WrongLength {
             signal_type,
             expected,
-            got: s.len(),
-        });
+            got,
+        }) => Err(RejectReason::WrongLength {
+            signal_type,
+            expected,
+            got,
+        }),
+        Err(SignalError::NotHexKind(_)) => Err(RejectReason::BadVpdq(
+            "a vpdq signal is frame lines or a JSON array, not one hex value".into(),
+        )),
     }
-    Ok(s.to_ascii_lowercase())
 }
 
 /// An entry's signal as it travels on one line of an exchange format: the

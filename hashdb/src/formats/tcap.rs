@@ -70,12 +70,7 @@ pub(crate) fn import<R: BufRead, F: FnMut(ImportEvent)>(
 
 /// TCAP's name for a signal type.
 pub fn tcap_algorithm(t: SignalType) -> &'static str {
-    match t {
-        SignalType::Pdq => "PDQ",
-        SignalType::Md5 => "MD5",
-        SignalType::Sha256 => "SHA256",
-        SignalType::Vpdq => "VPDQ",
-    }
+    crate::signal::kind(t).tcap_algorithm()
 }
 
 /// Write one page holding `entries`, with the given `next` link and

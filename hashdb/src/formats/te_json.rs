@@ -124,12 +124,7 @@ pub(crate) fn import<R: BufRead, F: FnMut(ImportEvent)>(
 
 /// ThreatExchange's name for a signal type.
 pub fn te_type(t: SignalType) -> &'static str {
-    match t {
-        SignalType::Pdq => "HASH_PDQ",
-        SignalType::Md5 => "HASH_MD5",
-        SignalType::Sha256 => "HASH_SHA256",
-        SignalType::Vpdq => "HASH_VPDQ",
-    }
+    crate::signal::kind(t).te_type()
 }
 
 /// One update record for an entry.

@@ -143,13 +143,7 @@ impl Analyzer {
         md5: [u8; 16],
         sha256: [u8; 32],
     ) -> Analysis {
-        let exact = timed("match", || {
-            self.lookup(&Signals {
-                md5,
-                sha256,
-                pdq: None,
-            })
-        });
+        let exact = timed("match", || self.lookup(&Signals::exact(md5, sha256)));
         let mut hasher = VpdqHasher::new();
         let decoded = timed("decode_video", || {
             vigil_decode::video::decode_video(bytes, &video.limits, &video.options, |f| {
@@ -288,9 +282,8 @@ impl Analyzer {
             });
         }
         let query = Signals {
-            md5,
-            sha256,
             pdq: pdq.map(|p| (p.hash, p.quality)),
+            ..Signals::exact(md5, sha256)
         };
         let matches = timed("match", || self.lookup(&query));
         let (classifier, classifier_error) = match (&self.classifier, &image) {

@@ -119,10 +119,14 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
     let mut allow_listed = false;
     for me in &ev.matches {
         let m = &me.m;
-        if m.signal_type == SignalType::Pdq && low_quality {
+        // A low-detail image makes every perceptual hash unreliable (flat
+        // images share their dHash and pHash bits as much as their PDQ).
+        if !m.signal_type.is_exact() && low_quality {
             continue;
         }
         let (auto_t, review_t, review_only) = policy.pdq_thresholds(&m.bank);
+        // The policy's thresholds are PDQ's; other distance-matched kinds
+        // (dHash, pHash) were held to their bank's threshold by the lookup.
         let within_review = m.signal_type != SignalType::Pdq || m.distance <= review_t;
         if !within_review || me.bank_status == BankStatus::Disabled {
             continue;
@@ -138,10 +142,13 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
         }
         let strength = 1.0 - f64::from(m.distance) / 64.0;
         priority = priority.max(strength);
-        let exact = m.signal_type != SignalType::Pdq;
-        let within_auto = exact || m.distance <= auto_t;
+        let exact = m.signal_type.is_exact();
+        // Weak signals (64-bit dHash, pHash) only ever go to review.
+        let signal_may_act = m.signal_type.kind().supports_automation();
+        let within_auto = exact || (m.signal_type == SignalType::Pdq && m.distance <= auto_t);
         let auto_action = automated_action(me.charter.as_ref(), &m.bank, policy);
-        let can_auto = me.bank_action == BankAction::Takedown
+        let can_auto = signal_may_act
+            && me.bank_action == BankAction::Takedown
             && me.bank_status == BankStatus::Active
             && me.suppress_reason.is_none()
             && !review_only
@@ -172,6 +179,11 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
             });
             let why = if let Some(r) = &me.suppress_reason {
                 r.clone()
+            } else if !signal_may_act {
+                format!(
+                    "{} is a weak 64-bit signal: its matches go to review only",
+                    m.signal_type
+                )
             } else if me.bank_status == BankStatus::Quarantined {
                 "bank is quarantined".to_string()
             } else if me.bank_action == BankAction::Takedown
@@ -183,10 +195,17 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
             } else {
                 format!("distance above auto threshold {auto_t}")
             };
-            reasons.push(format!(
-                "{} match in bank {} (entry {}) at distance {} <= review threshold {}: {}",
-                m.signal_type, m.bank, m.entry_id, m.distance, review_t, why
-            ));
+            reasons.push(if m.signal_type == SignalType::Pdq || exact {
+                format!(
+                    "{} match in bank {} (entry {}) at distance {} <= review threshold {}: {}",
+                    m.signal_type, m.bank, m.entry_id, m.distance, review_t, why
+                )
+            } else {
+                format!(
+                    "{} match in bank {} (entry {}) at distance {} (within the bank's {} threshold): {}",
+                    m.signal_type, m.bank, m.entry_id, m.distance, m.signal_type, why
+                )
+            });
         }
     }
 

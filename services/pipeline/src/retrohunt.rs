@@ -30,7 +30,10 @@ pub fn signals_from_hex(md5: &str, sha256: &str, pdq: Option<(&str, u8)>) -> Opt
         Some((h, q)) => Some((vigil_hashdb::PdqHash::from_hex(h).ok()?, q)),
         None => None,
     };
-    Some(Signals { md5, sha256, pdq })
+    Some(Signals {
+        pdq,
+        ..Signals::exact(md5, sha256)
+    })
 }
 
 /// The late verdict for a past upload, or `None` when the new matches ask

@@ -8,7 +8,7 @@
 use crate::messages::{Action, Verdict};
 use crate::policy::Policy;
 use serde::{Deserialize, Serialize};
-use vigil_hashdb::SignalType;
+use vigil_hashdb::{Matching, SignalType};
 
 /// Where an uploader contests the decision.
 pub const APPEAL_ENDPOINT: &str = "POST /v1/appeals";
@@ -96,11 +96,7 @@ impl StatementOfReasons {
 }
 
 fn signal_words(t: SignalType) -> &'static str {
-    match t {
-        SignalType::Pdq => "perceptual image hash (PDQ)",
-        SignalType::Md5 | SignalType::Sha256 => "exact file hash",
-        SignalType::Vpdq => "video hash (vPDQ)",
-    }
+    t.kind().description()
 }
 
 /// The statement for a verdict, or `None` when the action is `none`.
@@ -126,10 +122,9 @@ pub fn statement_for(v: &Verdict, policy: &Policy) -> Option<StatementOfReasons>
     let mut facts = Vec::new();
     let mut grounds: Vec<Ground> = Vec::new();
     for m in &v.matches {
-        let how = if m.signal_type == SignalType::Pdq {
-            format!("{} bits apart of 256", m.distance)
-        } else {
-            "identical".into()
+        let how = match m.signal_type.matching() {
+            Matching::Hamming { bits, .. } => format!("{} bits apart of {bits}", m.distance),
+            Matching::Exact | Matching::Video => "identical".into(),
         };
         facts.push(format!(
             "matched entry {} of the hash bank {} by {} ({})",

@@ -267,3 +267,50 @@ fn charters_and_policy_scope_action_to_jurisdictions() {
         Action::Takedown
     );
 }
+
+#[test]
+fn dhash_and_phash_matches_only_ever_go_to_review() {
+    let p = Policy::builtin();
+    for t in [SignalType::Dhash, SignalType::Phash] {
+        let mut m = pdq_match("b", 0, BankAction::Takedown, BankStatus::Active);
+        m.m.signal_type = t;
+        // Even at distance 0 in a chartered takedown bank.
+        for quality in [Some(90), None] {
+            let mut e = ev(vec![m.clone()], None);
+            e.pdq_quality = quality;
+            let (v, item) = decide(&e, &p);
+            assert_eq!(v.action, Action::Review, "{t}");
+            assert_eq!(item.unwrap().queue_reason, "borderline_match");
+            assert_eq!(v.matches.len(), 1);
+            assert!(
+                v.reasons
+                    .iter()
+                    .any(|r| r.contains(&format!("{t} is a weak 64-bit signal"))),
+                "{:?}",
+                v.reasons
+            );
+            let sor = v.statement_of_reasons.unwrap();
+            assert!(
+                sor.facts
+                    .iter()
+                    .any(|f| f.contains("64-bit") && f.contains("0 bits apart of 64")),
+                "{sor:?}"
+            );
+        }
+        // A low-detail image (PDQ quality below the policy's minimum)
+        // ignores them, as it does PDQ matches.
+        let mut e = ev(vec![m.clone()], None);
+        e.pdq_quality = Some(10);
+        let (v, _) = decide(&e, &p);
+        assert_eq!((v.action, v.matches.len()), (Action::None, 0));
+        // Next to a PDQ match that takes down, the takedown stands.
+        let e = ev(
+            vec![
+                m.clone(),
+                pdq_match("b", 3, BankAction::Takedown, BankStatus::Active),
+            ],
+            None,
+        );
+        assert_eq!(action_of(&e, &p), Action::Takedown);
+    }
+}
