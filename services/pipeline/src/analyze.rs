@@ -1,5 +1,6 @@
-//! The stage chain: media bytes → decode → exact and perceptual hashes →
-//! bank lookup → classifier. CPU-bound and synchronous: callers run it off
+//! The stage chain: media bytes → decode → exact and perceptual hashes
+//! (PDQ, and the 64-bit dHash and pHash of [`crate::imagehash`]) → bank
+//! lookup → classifier. CPU-bound and synchronous: callers run it off
 //! the async runtime (DESIGN.md §3.5). No network or disk IO, except that
 //! the video branch hands the bytes to `vigil_decode::video` (an FFmpeg
 //! subprocess reading a private temporary file).
@@ -281,10 +282,27 @@ impl Analyzer {
                 quality: Some(p.quality),
             });
         }
-        let query = Signals {
+        let mut query = Signals {
             pdq: pdq.map(|p| (p.hash, p.quality)),
             ..Signals::exact(md5, sha256)
         };
+        if let Some(img) = &image {
+            let hashes = timed("hash64", || {
+                crate::imagehash::hash_all(
+                    img.width() as usize,
+                    img.height() as usize,
+                    img.as_raw(),
+                )
+            });
+            for (t, h) in hashes {
+                signals.push(SignalValue {
+                    signal_type: t,
+                    value: vigil_hashdb::signal::hash64_to_hex(h),
+                    quality: None,
+                });
+                query.set_hash64(t, h);
+            }
+        }
         let matches = timed("match", || self.lookup(&query));
         let (classifier, classifier_error) = match (&self.classifier, &image) {
             (Some(c), Some(img)) => match timed("classify", || c.classify(img)) {

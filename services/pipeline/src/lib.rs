@@ -7,6 +7,7 @@ pub mod actions;
 pub mod analyze;
 pub mod audit;
 pub mod decide;
+pub mod imagehash;
 pub mod messages;
 pub mod metrics;
 pub mod policy;
