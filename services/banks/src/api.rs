@@ -228,6 +228,10 @@ struct NewBank {
     /// vPDQ thresholds; unset fields keep the defaults (80% / 0% / 31).
     #[serde(default)]
     vpdq: Option<VpdqThresholdsPatch>,
+    /// Distance thresholds of the other Hamming signal types
+    /// (`{"dhash": 8, "phash": 12}`); unset types keep their defaults.
+    #[serde(default)]
+    thresholds: Option<std::collections::BTreeMap<vigil_hashdb::SignalType, u32>>,
 }
 
 async fn create_bank(
@@ -253,6 +257,9 @@ async fn create_bank(
     if let Some(v) = nb.vpdq {
         v.apply(&mut bank.vpdq);
     }
+    if let Some(t) = nb.thresholds {
+        bank.thresholds = t;
+    }
     HashDb::new()
         .upsert_bank_checked(bank.clone())
         .map_err(|e| BankError::Invalid(e.to_string()))?;
@@ -277,6 +284,9 @@ struct BankPatch {
     pdq_threshold: Option<u32>,
     /// vPDQ thresholds; unset fields keep the bank's current values.
     vpdq: Option<VpdqThresholdsPatch>,
+    /// Distance thresholds of the other Hamming signal types; the types
+    /// named are set, the others keep their current values.
+    thresholds: Option<std::collections::BTreeMap<vigil_hashdb::SignalType, u32>>,
 }
 
 async fn update_bank(
@@ -303,6 +313,9 @@ async fn update_bank(
     }
     if let Some(v) = p.vpdq {
         v.apply(&mut bank.vpdq);
+    }
+    if let Some(t) = p.thresholds {
+        bank.thresholds.extend(t);
     }
     HashDb::new()
         .upsert_bank_checked(bank.clone())

@@ -959,6 +959,24 @@ impl Governance {
     }
 }
 
+/// The other distance thresholds' part of a bank diff (dHash, pHash);
+/// empty when they are unchanged.
+fn thresholds_diff(
+    old: &std::collections::BTreeMap<vigil_hashdb::SignalType, u32>,
+    new: &std::collections::BTreeMap<vigil_hashdb::SignalType, u32>,
+) -> String {
+    if old == new {
+        return String::new();
+    }
+    let show = |m: &std::collections::BTreeMap<vigil_hashdb::SignalType, u32>| {
+        m.iter()
+            .map(|(t, v)| format!("{t}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    format!(", thresholds [{}] -> [{}]", show(old), show(new))
+}
+
 /// The vPDQ thresholds' part of a bank diff; empty when they are unchanged.
 fn vpdq_diff(old: &vigil_hashdb::VpdqThresholds, new: &vigil_hashdb::VpdqThresholds) -> String {
     if old == new {
@@ -995,7 +1013,7 @@ fn bank_diff(old: Option<&Bank>, new: &Bank) -> String {
             new.pdq_threshold,
             o.sampling_rate,
             new.sampling_rate,
-            vpdq_diff(&o.vpdq, &new.vpdq)
+            vpdq_diff(&o.vpdq, &new.vpdq) + &thresholds_diff(&o.thresholds, &new.thresholds)
         ),
     }
 }

@@ -177,7 +177,9 @@ pub fn classify_bank(old: Option<&Bank>, new: &Bank) -> Option<ProposalKind> {
             if actioning(new) && widens_sampling(old.sampling_rate, new.sampling_rate) {
                 return Some(ProposalKind::BankWiden);
             }
-            (new.pdq_threshold > old.pdq_threshold || new.vpdq.looser_than(&old.vpdq))
+            // A higher PDQ, dHash or pHash distance, or looser vPDQ
+            // thresholds.
+            new.thresholds_looser_than(old)
                 .then_some(ProposalKind::ThresholdRaise)
         }
     }
@@ -288,6 +290,21 @@ mod tests {
             classify_bank(Some(&takedown), &wide_video),
             Some(ProposalKind::ThresholdRaise)
         );
+        // So does a higher dHash or pHash threshold (also from the default).
+        let mut wide_dhash = takedown.clone();
+        wide_dhash
+            .thresholds
+            .insert(vigil_hashdb::SignalType::Dhash, 12);
+        assert_eq!(
+            classify_bank(Some(&takedown), &wide_dhash),
+            Some(ProposalKind::ThresholdRaise)
+        );
+        assert_eq!(classify_bank(Some(&wide_dhash), &takedown), None);
+        let mut narrow_phash = takedown.clone();
+        narrow_phash
+            .thresholds
+            .insert(vigil_hashdb::SignalType::Phash, 4);
+        assert_eq!(classify_bank(Some(&takedown), &narrow_phash), None);
         let mut disabled = takedown.clone();
         disabled.status = BankStatus::Disabled;
         assert_eq!(classify_bank(Some(&takedown), &disabled), None);

@@ -310,6 +310,39 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
     assert_eq!(status, 202, "{p}");
     assert_eq!(p["kind"], "threshold_raise");
     assert_eq!(t.get_json("/v1/banks/api-bank").await["pdq_threshold"], 31);
+    // So is a dHash threshold above its default (10); one out of range is
+    // refused; a lower pHash one applies at once.
+    let (status, p) = send(
+        &t,
+        Method::PATCH,
+        "/v1/banks/api-bank",
+        Some(&alice),
+        Some(json!({"thresholds": {"dhash": 12}})),
+    )
+    .await;
+    assert_eq!((status, &p["kind"]), (202, &json!("threshold_raise")), "{p}");
+    let (status, p) = send(
+        &t,
+        Method::PATCH,
+        "/v1/banks/api-bank",
+        Some(&alice),
+        Some(json!({"thresholds": {"dhash": 40}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{p}");
+    let (status, p) = send(
+        &t,
+        Method::PATCH,
+        "/v1/banks/api-bank",
+        Some(&alice),
+        Some(json!({"thresholds": {"phash": 6}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{p}");
+    assert_eq!(
+        t.get_json("/v1/banks/api-bank").await["thresholds"],
+        json!({"phash": 6})
+    );
     let (status, _) = send(
         &t,
         Method::PATCH,
