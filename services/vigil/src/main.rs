@@ -120,7 +120,7 @@ enum Command {
         /// `tsv`: a `path\tpdq\tquality\tmd5\tsha256` header (then the
         /// seven other dihedral hashes with `--dihedral`) and one row per
         /// file, in the order given; `json`: one JSON object per file and
-        /// line; `vpdq`: one `frame_number,quality,pdq_hex,timestamp_seconds`
+        /// line, with the 64-bit `dhash` and `phash` too; `vpdq`: one `frame_number,quality,pdq_hex,timestamp_seconds`
         /// line per hashed video frame (a `# file` line first when several
         /// files are given).
         #[arg(long, value_enum, default_value = "tsv")]
@@ -971,6 +971,8 @@ struct FileHashes {
     md5: String,
     sha256: String,
     pdq: vigil_pdq::DihedralOutput,
+    /// The 64-bit image hashes (dHash, pHash), as the pipeline computes them.
+    hash64: Vec<(vigil_hashdb::SignalType, u64)>,
 }
 
 /// A file's hashes, or the error kind and message that stopped it.
@@ -987,10 +989,16 @@ fn hash_file(path: &Path, limits: &vigil_decode::Limits) -> HashResult {
         img.rgb.as_raw(),
     )
     .map_err(|e| ("hash", e.to_string()))?;
+    let hash64 = vigil_pipeline::imagehash::hash_all(
+        img.rgb.width() as usize,
+        img.rgb.height() as usize,
+        img.rgb.as_raw(),
+    );
     Ok(FileHashes {
         md5: hex::encode(md5_digest(&bytes)),
         sha256: hex::encode(sha2::Sha256::digest(&bytes)),
         pdq,
+        hash64,
     })
 }
 
@@ -1046,6 +1054,9 @@ fn hash(
                         "md5": h.md5,
                         "sha256": h.sha256,
                     });
+                    for (t, v64) in &h.hash64 {
+                        v[t.as_str()] = vigil_hashdb::signal::hash64_to_hex(*v64).into();
+                    }
                     if dihedral {
                         let d: serde_json::Map<String, serde_json::Value> = others
                             .iter()

@@ -88,10 +88,18 @@ fn hash_prints_one_row_per_file_in_order_and_reports_failures() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(objs.len(), 5);
-    for (o, row) in objs.iter().zip(&rows) {
+    for ((o, row), img) in objs.iter().zip(&rows).zip(&imgs) {
         assert_eq!(o["path"], row[0]);
         assert_eq!(o["pdq"], row[1]);
         assert_eq!(o["md5"], row[3]);
         assert!(o.get("dihedral").is_none());
+        // The 64-bit hashes, as the pipeline computes them.
+        for (t, h) in vigil_pipeline::imagehash::hash_all(
+            img.width() as usize,
+            img.height() as usize,
+            img.as_raw(),
+        ) {
+            assert_eq!(o[t.as_str()], format!("{h:016x}"), "{t}");
+        }
     }
 }
