@@ -11,6 +11,14 @@ use sqlx::{Any, Row, Transaction};
 use vigil_governance::NewRecord;
 use vigil_hashdb::{Bank, BankEntry, Change, HashDb};
 
+/// One bank change from the change log, with its place in the chain.
+#[derive(Debug, Clone)]
+pub struct BankChangeRecord {
+    pub seq: i64,
+    pub hash: String,
+    pub change: Change,
+}
+
 impl Store {
     /// Apply changes in one transaction as `system`. Returns how many rows
     /// changed (0 for a replay of changes already applied).
@@ -117,6 +125,61 @@ impl Store {
             tracing::warn!(error = %e, "skipping stored bank entry that does not load");
         }
         Ok((db, errors.len()))
+    }
+
+    /// Bank changes recorded in the change log after position `after_seq`,
+    /// oldest first, at most `limit`. Every change that
+    /// altered a bank or entry row is there, in the order it committed
+    /// (the records are appended in the same transaction as the rows, and
+    /// a record can only follow a committed head), so replaying them onto
+    /// a hash database built from the rows at `after_seq` gives the rows'
+    /// state now.
+    pub async fn bank_changes_after(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<BankChangeRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, payload FROM gov_changelog WHERE seq > $1 AND kind IN ('bank_upsert', 'bank_delete', 'entry_added', 'entry_updated', 'entry_delete') ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let payload: String = r.try_get("payload")?;
+                let change = serde_json::from_str::<Change>(&payload).map_err(|e| {
+                    StoreError::Corrupt(format!("bank change in the change log: {e}"))
+                })?;
+                Ok(BankChangeRecord {
+                    seq: r.try_get("seq")?,
+                    hash: r.try_get("hash")?,
+                    change,
+                })
+            })
+            .collect()
+    }
+
+    /// How many bank changes the change log holds after `after_seq`.
+    pub async fn bank_changes_count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM gov_changelog WHERE seq > $1 AND kind IN ('bank_upsert', 'bank_delete', 'entry_added', 'entry_updated', 'entry_delete')",
+        )
+        .bind(after_seq)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// The hash of change-log record `seq`, when there is one.
+    pub async fn changelog_hash_at(&self, seq: i64) -> Result<Option<String>, StoreError> {
+        let r = sqlx::query("SELECT hash FROM gov_changelog WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?;
+        r.map(|r| r.try_get::<String, _>("hash").map_err(StoreError::from))
+            .transpose()
     }
 }
 

@@ -14,6 +14,7 @@ mod migrations;
 pub mod retro;
 pub mod review;
 
+pub use banks::BankChangeRecord;
 pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};
 pub use governance::{DecideProposalError, NewProposal, ProposalRecord, ReferralRecord};
 pub use media::{MediaError, MediaStore};

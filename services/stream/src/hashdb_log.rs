@@ -3,9 +3,16 @@
 //! in every worker process so banks change without a restart.
 //!
 //! A follower pins the topic's end offsets *before* its process loads the
-//! banks from the database, then reads from those offsets: a change that
+//! banks (from the database, or from a snapshot caught up from the
+//! database's change log), then reads from those offsets: a change that
 //! lands between the two is applied twice, which is harmless, and never
 //! missed.
+//!
+//! The follower takes the [`ApplyGate`] before the database's write lock.
+//! A snapshot writer holds the gate while it serialises the database under
+//! the read lock, so records wait for it at the gate instead of queueing
+//! for the write lock, where they would hold back every new reader
+//! (matching) until the snapshot is written.
 
 use crate::producer::Producer;
 use crate::StreamError;
@@ -27,6 +34,10 @@ static APPLIED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Taken by the follower before it write-locks the database; held by a
+/// snapshot writer while it reads the whole database.
+pub type ApplyGate = Arc<tokio::sync::Mutex<()>>;
 
 /// Publish changes (already durable in the database) to the change log.
 pub async fn publish_changes(
@@ -73,6 +84,7 @@ pub async fn follow(
     client_id: &str,
     from: TopicPartitionList,
     db: Arc<RwLock<HashDb>>,
+    gate: ApplyGate,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), StreamError> {
     let consumer: StreamConsumer = ClientConfig::new()
@@ -107,7 +119,13 @@ pub async fn follow(
                 continue;
             }
         };
-        let outcome = db.write().unwrap_or_else(|p| p.into_inner()).apply(change);
+        let outcome = {
+            let _gate = tokio::select! {
+                _ = shutdown.changed() => return Ok(()),
+                g = gate.lock() => g,
+            };
+            db.write().unwrap_or_else(|p| p.into_inner()).apply(change)
+        };
         match outcome {
             Ok(applied) => APPLIED.with_label_values(&[applied_label(applied)]).inc(),
             Err(e) => {

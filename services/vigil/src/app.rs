@@ -5,6 +5,7 @@
 //! on random ports through [`App::start`].
 
 use crate::config::Config;
+use crate::hashdb_snapshot::{self, Position, SnapshotWriter};
 use anyhow::Context;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -18,6 +19,7 @@ use tokio::task::JoinSet;
 use vigil_models::Classifier;
 use vigil_pipeline::{Analyzer, Policy, SharedHashDb, SharedPolicy};
 use vigil_store::{MediaStore, Store};
+use vigil_stream::hashdb_log::ApplyGate;
 use vigil_stream::{EmbeddedKafka, Producer, Topics, Worker, WorkerConfig, WorkerDeps};
 
 /// Which parts this process runs.
@@ -59,6 +61,9 @@ pub struct App {
     pub store: Store,
     pub media: MediaStore,
     pub hashdb: SharedHashDb,
+    /// Where `hashdb` stands in the database's change log, and the gate its
+    /// background writers take (see [`crate::hashdb_snapshot`]).
+    hashdb_sync: HashdbSync,
     /// The policy in force in this process.
     pub policy: SharedPolicy,
     pub topics: Topics,
@@ -115,14 +120,26 @@ impl App {
         } else {
             None
         };
-        let hashdb = load_hashdb(&store).await?;
+        // Processes that follow the change log start from the snapshot when
+        // it is usable (caught up from the database's change log), and
+        // write it while they run.
+        hashdb_snapshot::register();
+        let snapshot_path = (follow_from.is_some() && config.hashdb.snapshot_enabled)
+            .then(|| config.hashdb_snapshot_path());
+        let (hashdb, position, from_snapshot) =
+            load_hashdb(&store, snapshot_path.as_deref()).await?;
+        let hashdb_sync = HashdbSync {
+            position: Arc::new(tokio::sync::Mutex::new(position.clone())),
+            gate: ApplyGate::default(),
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
         if let Some(from) = follow_from {
             let (b, db, rx) = (bootstrap.clone(), hashdb.clone(), shutdown_rx.clone());
+            let gate = hashdb_sync.gate.clone();
             let client_id = format!("vigil-{}", uuid::Uuid::now_v7().simple());
             tasks.spawn(async move {
-                vigil_stream::hashdb_log::follow(&b, &client_id, from, db, rx)
+                vigil_stream::hashdb_log::follow(&b, &client_id, from, db, gate, rx)
                     .await
                     .map_err(anyhow::Error::from)
             });
@@ -213,16 +230,51 @@ impl App {
             });
         }
         if roles.workers || roles.hook {
-            let reload = Duration::from_secs(config.worker.hashdb_reload_secs.max(1));
-            let (st, db, mut rx) = (store.clone(), hashdb.clone(), shutdown_rx.clone());
+            // Full reloads from the database, and snapshots. After a start
+            // from a snapshot the first reload runs at once, in the
+            // background: it reconciles whatever the snapshot's writer held
+            // beyond the database (see `hashdb_snapshot`).
+            let reload_every = Duration::from_secs(config.worker.hashdb_reload_secs.max(1));
+            let snapshot_every = Duration::from_secs(config.hashdb.snapshot_interval_secs.max(1));
+            let now = tokio::time::Instant::now();
+            let mut reload = tokio::time::interval_at(
+                if from_snapshot {
+                    now
+                } else {
+                    now + reload_every
+                },
+                reload_every,
+            );
+            reload.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut snap = tokio::time::interval_at(now + snapshot_every, snapshot_every);
+            snap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut writer = snapshot_path.map(|path| SnapshotWriter {
+                path,
+                db: hashdb.clone(),
+                gate: hashdb_sync.gate.clone(),
+                last_written: from_snapshot.then_some(position.seq),
+            });
+            let (st, db, sync, mut rx) = (
+                store.clone(),
+                hashdb.clone(),
+                hashdb_sync.clone(),
+                shutdown_rx.clone(),
+            );
             tasks.spawn(async move {
                 loop {
                     tokio::select! {
                         _ = rx.changed() => return Ok(()),
-                        _ = tokio::time::sleep(reload) => {}
-                    }
-                    if let Err(e) = reload_hashdb(&st, &db).await {
-                        tracing::warn!(error = %e, "bank reload failed; keeping the loaded banks");
+                        _ = reload.tick() => {
+                            if let Err(e) = reload_hashdb(&st, &db, &sync).await {
+                                tracing::warn!(error = %e, "bank reload failed; keeping the loaded banks");
+                            }
+                        }
+                        _ = snap.tick(), if writer.is_some() => {
+                            let Some(w) = writer.as_mut() else { continue };
+                            if let Err(e) = write_snapshot(&st, &db, &sync, w).await {
+                                tracing::warn!(error = format!("{e:#}"), "cannot write the hash database snapshot; trying again later");
+                            }
+                        }
                     }
                 }
             });
@@ -447,6 +499,7 @@ impl App {
             store,
             media,
             hashdb,
+            hashdb_sync,
             policy,
             topics,
             bootstrap,
@@ -480,7 +533,26 @@ impl App {
 
     /// Reload banks from the database now.
     pub async fn reload_hashdb(&self) -> anyhow::Result<()> {
-        reload_hashdb(&self.store, &self.hashdb).await
+        reload_hashdb(&self.store, &self.hashdb, &self.hashdb_sync).await
+    }
+
+    /// Catch up from the database's change log and write the hash database
+    /// snapshot to `path` now (what the snapshot task does every
+    /// `hashdb.snapshot_interval_secs`). Returns whether one was written:
+    /// not while the database has recorded no bank change yet.
+    pub async fn write_hashdb_snapshot(&self, path: &std::path::Path) -> anyhow::Result<bool> {
+        let mut w = SnapshotWriter {
+            path: path.to_path_buf(),
+            db: self.hashdb.clone(),
+            gate: self.hashdb_sync.gate.clone(),
+            last_written: None,
+        };
+        write_snapshot(&self.store, &self.hashdb, &self.hashdb_sync, &mut w).await
+    }
+
+    /// Where this process's banks stand in the database's change log.
+    pub async fn hashdb_position(&self) -> Position {
+        self.hashdb_sync.position.lock().await.clone()
     }
 
     /// Wait until a task fails or a shutdown signal (Ctrl-C, SIGTERM) comes.
@@ -599,14 +671,43 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-async fn load_hashdb(store: &Store) -> anyhow::Result<SharedHashDb> {
+/// The position of a process's banks in the database's change log, and
+/// the gate every background writer of them takes.
+#[derive(Clone)]
+struct HashdbSync {
+    position: Arc<tokio::sync::Mutex<Position>>,
+    gate: ApplyGate,
+}
+
+/// The banks at start: from the snapshot at `snapshot` when it is usable,
+/// else from the database. Also their change-log position, and whether
+/// they came from the snapshot.
+async fn load_hashdb(
+    store: &Store,
+    snapshot: Option<&std::path::Path>,
+) -> anyhow::Result<(SharedHashDb, Position, bool)> {
+    if let Some(path) = snapshot {
+        if let Some((db, pos)) = hashdb_snapshot::load(store, path).await {
+            HASHDB_ENTRIES.set(db.len() as i64);
+            return Ok((Arc::new(RwLock::new(db)), pos, true));
+        }
+    }
+    let started = std::time::Instant::now();
+    // The head before the rows: the rows hold at least every change up to it.
+    let pos = hashdb_snapshot::head(store)
+        .await
+        .context("cannot read the change log")?;
     let (db, rejected) = store.load_hashdb().await.context("cannot load banks")?;
     if rejected > 0 {
         tracing::warn!(rejected, "some stored bank entries did not load");
     }
     HASHDB_ENTRIES.set(db.len() as i64);
-    tracing::info!(entries = db.len(), "banks loaded");
-    Ok(Arc::new(RwLock::new(db)))
+    tracing::info!(
+        entries = db.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "banks loaded from the database"
+    );
+    Ok((Arc::new(RwLock::new(db)), pos, false))
 }
 
 /// Put the newest approved policy version in force if it is not already.
@@ -628,11 +729,45 @@ async fn reload_policy(store: &Store, shared: &SharedPolicy) -> anyhow::Result<(
     Ok(())
 }
 
-async fn reload_hashdb(store: &Store, shared: &SharedHashDb) -> anyhow::Result<()> {
+/// Replace the banks with a full load from the database, then replay the
+/// changes made since the load began: the follower may have applied some
+/// of them to the banks the load replaced.
+async fn reload_hashdb(
+    store: &Store,
+    shared: &SharedHashDb,
+    sync: &HashdbSync,
+) -> anyhow::Result<()> {
+    let mut position = sync.position.lock().await;
+    let mut pos = hashdb_snapshot::head(store).await?;
     let (db, _) = store.load_hashdb().await?;
-    HASHDB_ENTRIES.set(db.len() as i64);
-    *shared.write().unwrap_or_else(|p| p.into_inner()) = db;
+    let old = {
+        let _gate = sync.gate.lock().await;
+        let mut guard = shared.write().unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *guard, db)
+    };
+    // Freed outside the lock: dropping millions of entries takes a while.
+    drop(old);
+    hashdb_snapshot::catch_up(store, shared, &sync.gate, &mut pos).await?;
+    *position = pos;
+    HASHDB_ENTRIES.set(shared.read().unwrap_or_else(|p| p.into_inner()).len() as i64);
     Ok(())
+}
+
+/// Catch the banks up from the database's change log, then write the
+/// snapshot if they moved since the writer's last one.
+async fn write_snapshot(
+    store: &Store,
+    shared: &SharedHashDb,
+    sync: &HashdbSync,
+    writer: &mut SnapshotWriter,
+) -> anyhow::Result<bool> {
+    let at = {
+        let mut position = sync.position.lock().await;
+        hashdb_snapshot::catch_up(store, shared, &sync.gate, &mut position).await?;
+        position.clone()
+    };
+    HASHDB_ENTRIES.set(shared.read().unwrap_or_else(|p| p.into_inner()).len() as i64);
+    writer.write_if_changed(&at).await
 }
 
 /// The embedded broker keeps messages in memory only: after a restart, put

@@ -27,6 +27,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub media: MediaConfig,
     pub worker: WorkerSection,
+    pub hashdb: HashdbSection,
     pub limits: LimitsConfig,
     pub video: VideoSection,
     pub classifier: ClassifierSection,
@@ -257,6 +258,34 @@ pub struct WorkerSection {
     pub policy_reload_secs: u64,
 }
 
+/// Snapshots of the hash database (docs/hashdb.md, "Starting from a
+/// snapshot"): processes that follow the bank change log (workers, hooks)
+/// write one now and then, and start from it instead of loading every bank
+/// from the database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HashdbSection {
+    /// Start from the snapshot when it is usable, and write it while running.
+    pub snapshot_enabled: bool,
+    /// The snapshot file. Unset: `<data_dir>/hashdb.snapshot`. Processes
+    /// that share it write it in turn (each through a temporary file of its
+    /// own, renamed into place).
+    pub snapshot_path: Option<PathBuf>,
+    /// Seconds between snapshots (one is written only when the banks
+    /// changed since the last one this process wrote).
+    pub snapshot_interval_secs: u64,
+}
+
+impl Default for HashdbSection {
+    fn default() -> Self {
+        HashdbSection {
+            snapshot_enabled: true,
+            snapshot_path: None,
+            snapshot_interval_secs: 300,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -413,6 +442,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             media: MediaConfig::default(),
             worker: WorkerSection::default(),
+            hashdb: HashdbSection::default(),
             limits: LimitsConfig::default(),
             video: VideoSection::default(),
             classifier: ClassifierSection::default(),
@@ -534,6 +564,14 @@ impl Config {
             .url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("vigil.db").display()))
+    }
+
+    /// Where the hash database snapshot lives.
+    pub fn hashdb_snapshot_path(&self) -> PathBuf {
+        self.hashdb
+            .snapshot_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("hashdb.snapshot"))
     }
 
     pub fn media_root(&self) -> PathBuf {

@@ -8,6 +8,7 @@ pub mod banks;
 pub mod config;
 pub mod demo;
 pub mod governance;
+pub mod hashdb_snapshot;
 pub mod loadgen;
 pub mod model_eval;
 pub mod report;

@@ -55,14 +55,27 @@ pub fn shrink_luma(
         return None;
     }
     let luma = |p: &[u8]| 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
-    let column: Vec<usize> = (0..width).map(|x| x * tw / width).collect();
+    // Source pixel x belongs to target column x * tw / width: column t
+    // holds the pixels from first(t) to first(t + 1), a contiguous run.
+    let first = |t: usize, n: usize, tn: usize| (t * n).div_ceil(tn);
+    let runs: Vec<(usize, usize)> = (0..tw)
+        .map(|t| (first(t, width, tw) * 3, first(t + 1, width, tw) * 3))
+        .collect();
     let mut sums = vec![0u64; tw * th];
     let mut counts = vec![0u32; tw * th];
-    for (y, row) in rgb.chunks_exact(width * 3).enumerate() {
-        let base = (y * th / height) * tw;
-        for (px, &tx) in row.chunks_exact(3).zip(&column) {
-            sums[base + tx] += u64::from(luma(px));
-            counts[base + tx] += 1;
+    for ty in 0..th {
+        let rows = first(ty, height, th)..first(ty + 1, height, th);
+        let n_rows = rows.len() as u32;
+        for row in rgb.chunks_exact(width * 3).take(rows.end).skip(rows.start) {
+            for (sum, &(a, b)) in sums[ty * tw..(ty + 1) * tw].iter_mut().zip(&runs) {
+                *sum += row[a..b]
+                    .chunks_exact(3)
+                    .map(|p| u64::from(luma(p)))
+                    .sum::<u64>();
+            }
+        }
+        for (count, &(a, b)) in counts[ty * tw..(ty + 1) * tw].iter_mut().zip(&runs) {
+            *count = n_rows * ((b - a) / 3) as u32;
         }
     }
     let mut out = Vec::with_capacity(tw * th);
