@@ -379,7 +379,7 @@ proptest! {
 
     /// Parsers never panic and never stop early on arbitrary input.
     #[test]
-    fn parsers_survive_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..2048), seed_line in "(pdq|md5|sha256|HASH_PDQ|signal_type,signal|\\{\"results\":\\[)[ ,:a-f0-9\"\\]\\}]{0,80}") {
+    fn parsers_survive_garbage(bytes in proptest::collection::vec(any::<u8>(), 0..2048), seed_line in "(pdq|md5|sha256|dhash|phash|HASH_PDQ|HASH_DHASH|signal_type,signal|\\{\"results\":\\[)[ ,:a-f0-9\"\\]\\}]{0,80}") {
         for format in [Format::HashList, Format::TeCsv, Format::TeJson, Format::Tcap] {
             let mut input = seed_line.clone().into_bytes();
             input.push(b'\n');

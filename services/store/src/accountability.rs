@@ -430,6 +430,10 @@ impl Store {
             automated += 1;
             let mut cs: Vec<&str> = Vec::new();
             for m in &v.matches {
+                // A dHash or pHash match never acts alone: not a cause.
+                if !m.signal_type.kind().supports_automation() {
+                    continue;
+                }
                 cs.push(if m.signal_type == vigil_hashdb::SignalType::Pdq {
                     "pdq_match"
                 } else {

@@ -98,16 +98,22 @@ pub async fn set_status_as(
         .await?)
 }
 
-/// Set a bank's PDQ distance threshold as `actor`, through governance
-/// (raising it is a proposal; lowering applies at once).
+/// Set a bank's distance threshold for `signal` (PDQ's `pdq_threshold`,
+/// or a dHash or pHash entry of `thresholds`) as `actor`, through
+/// governance (raising it is a proposal; lowering applies at once).
 pub async fn set_threshold_as(
     svc: &BankService,
     actor: &str,
     bank: &str,
-    pdq_threshold: u32,
+    signal: SignalType,
+    distance: u32,
 ) -> anyhow::Result<Submitted> {
     let mut b = svc.bank(bank).await?;
-    b.pdq_threshold = pdq_threshold;
+    if signal == SignalType::Pdq {
+        b.pdq_threshold = distance;
+    } else {
+        b.thresholds.insert(signal, distance);
+    }
     HashDb::new()
         .upsert_bank_checked(b.clone())
         .map_err(|e| anyhow::anyhow!("invalid bank: {e}"))?;
@@ -115,7 +121,7 @@ pub async fn set_threshold_as(
         .submit(
             actor,
             vec![Change::UpsertBank { bank: b }],
-            &format!("set bank {bank} pdq_threshold={pdq_threshold}"),
+            &format!("set bank {bank} {signal}_threshold={distance}"),
         )
         .await?)
 }

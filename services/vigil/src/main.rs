@@ -318,9 +318,16 @@ enum BankCommand {
         #[arg(long)]
         reason: String,
     },
-    /// Set a bank's PDQ distance threshold (0-31); raising it is a proposal
-    /// a second person approves, lowering it applies at once.
-    Threshold { name: String, pdq: u32 },
+    /// Set a bank's PDQ distance threshold (0-63), or with `--signal` its
+    /// dHash or pHash one (0-16); raising it is a proposal a second person
+    /// approves, lowering it applies at once.
+    Threshold {
+        name: String,
+        distance: u32,
+        /// The signal type: `pdq`, `dhash` or `phash`.
+        #[arg(long, default_value = "pdq")]
+        signal: vigil_hashdb::SignalType,
+    },
     /// Show a bank's charter, or propose a new one (JSON file) or its removal.
     Charter {
         name: String,
@@ -938,10 +945,14 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
                 .await?;
             println!("restore of {bank}/{entry_id} proposed proposal={id} kind=quarantine_restore");
         }
-        BankCommand::Threshold { name, pdq } => {
+        BankCommand::Threshold {
+            name,
+            distance,
+            signal,
+        } => {
             let svc = vigil::banks::service(config, store)?;
-            let r = vigil::banks::set_threshold_as(&svc, &actor, &name, pdq).await?;
-            print_submitted(&r, &format!("bank {name} pdq_threshold={pdq}"));
+            let r = vigil::banks::set_threshold_as(&svc, &actor, &name, signal, distance).await?;
+            print_submitted(&r, &format!("bank {name} {signal}_threshold={distance}"));
         }
         BankCommand::List => {
             let counts = store.entry_counts().await?;
@@ -951,12 +962,22 @@ async fn bank(config: &Config, as_user: Option<&str>, command: BankCommand) -> a
                     .filter(|(name, _, _)| *name == b.name)
                     .map(|(_, t, n)| format!("{t}={n}"))
                     .collect();
+                // The 64-bit kinds' thresholds in force (dHash, pHash).
+                let other: String = vigil_hashdb::SignalType::ALL
+                    .into_iter()
+                    .filter(|t| {
+                        *t != vigil_hashdb::SignalType::Pdq
+                            && matches!(t.matching(), vigil_hashdb::Matching::Hamming { .. })
+                    })
+                    .map(|t| format!("\t{t}_threshold={}", b.threshold(t)))
+                    .collect();
                 println!(
-                    "{}\taction={:?}\tstatus={:?}\tpdq_threshold={}\tlabels={}\t{}",
+                    "{}\taction={:?}\tstatus={:?}\tpdq_threshold={}{}\tlabels={}\t{}",
                     b.name,
                     b.action,
                     b.status,
                     b.pdq_threshold,
+                    other,
                     b.labels.join(","),
                     n.join(" ")
                 );

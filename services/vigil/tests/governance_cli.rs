@@ -174,6 +174,26 @@ fn no_single_user_can_widen_removal_over_the_cli() {
     assert!(listed(&cli).contains("\tpdq_threshold=8\t"));
     only_a_second_person_approves(&cli, &out, "threshold_raise");
     assert!(listed(&cli).contains("\tpdq_threshold=24\t"));
+    // The same for a dHash threshold (default 10); out of range is refused.
+    assert!(listed(&cli).contains("\tdhash_threshold=10\tphash_threshold=10\t"));
+    let out = cli.ok(
+        Some(ALICE),
+        &["bank", "threshold", "tk", "6", "--signal", "dhash"],
+    );
+    assert!(out.contains("changed=1"), "{out}");
+    assert!(listed(&cli).contains("\tdhash_threshold=6\t"));
+    let out = cli.ok(
+        Some(ALICE),
+        &["bank", "threshold", "tk", "12", "--signal", "dhash"],
+    );
+    assert!(listed(&cli).contains("\tdhash_threshold=6\t"));
+    only_a_second_person_approves(&cli, &out, "threshold_raise");
+    assert!(listed(&cli).contains("\tdhash_threshold=12\t"));
+    let err = cli.fails(
+        Some(ALICE),
+        &["bank", "threshold", "tk", "40", "--signal", "phash"],
+    );
+    assert!(err.contains("phash threshold 40 is not in 0..=16"), "{err}");
 
     // bank_widen: re-activating a disabled actioning bank.
     cli.ok(Some(ALICE), &["bank", "status", "tk", "disabled"]);
@@ -348,7 +368,8 @@ fn no_single_user_can_widen_removal_over_the_cli() {
     let report: serde_json::Value =
         serde_json::from_str(&cli.ok(None, &["audit", "report", "--json"])).unwrap();
     assert_eq!(report["referrals"]["contested"], 1);
-    assert_eq!(report["bank_changes_by_approver_role"]["admin"], 10);
+    // Eleven approvals above, the dHash threshold raise among them.
+    assert_eq!(report["bank_changes_by_approver_role"]["admin"], 11);
     assert_eq!(
         report["entries_added_by_bank_month"]["tk"]
             .as_object()
