@@ -320,7 +320,11 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
         Some(json!({"thresholds": {"dhash": 12}})),
     )
     .await;
-    assert_eq!((status, &p["kind"]), (202, &json!("threshold_raise")), "{p}");
+    assert_eq!(
+        (status, &p["kind"]),
+        (202, &json!("threshold_raise")),
+        "{p}"
+    );
     let (status, p) = send(
         &t,
         Method::PATCH,
