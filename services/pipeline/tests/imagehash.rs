@@ -103,3 +103,62 @@ fn same_edited_and_different_images() {
         assert!(*n > 10, "{name}: two unrelated images are {n} bits apart");
     }
 }
+
+#[test]
+fn the_analyzer_matches_banked_dhash_and_phash_and_policy_reviews_them() {
+    use std::sync::{Arc, RwLock};
+    use vigil_hashdb::{Bank, BankAction, BankEntry, CharterScope, HashDb, SignalType};
+    let d = data();
+    let orig = std::fs::read(d.join("bridge-mods/aaa-orig.jpg")).unwrap();
+    let img = decode_image(&orig, &Limits::default()).unwrap().rgb;
+    let mut db = HashDb::new();
+    let mut bank = Bank::new("b", BankAction::Takedown);
+    bank.charter = Some(CharterScope {
+        takedown: true,
+        restrict_jurisdictions: vec![],
+    });
+    db.upsert_bank(bank);
+    for (t, h) in hash_all(img.width() as usize, img.height() as usize, img.as_raw()) {
+        db.upsert_entry(BankEntry::derived("b", t, &format!("{h:016x}")))
+            .unwrap();
+    }
+    let analyzer =
+        vigil_pipeline::Analyzer::new(Arc::new(RwLock::new(db)), None, Limits::default());
+    // A shrunk copy: both hashes match, within the default threshold.
+    let copy = std::fs::read(d.join("bridge-mods/shrink-a-lot.jpg")).unwrap();
+    let a = analyzer.analyze(&copy);
+    let types: Vec<SignalType> = a.signals.iter().map(|s| s.signal_type).collect();
+    assert_eq!(
+        types,
+        [
+            SignalType::Md5,
+            SignalType::Sha256,
+            SignalType::Pdq,
+            SignalType::Dhash,
+            SignalType::Phash
+        ]
+    );
+    let mut matched: Vec<SignalType> = a.matches.iter().map(|m| m.m.signal_type).collect();
+    matched.sort();
+    assert_eq!(matched, [SignalType::Dhash, SignalType::Phash]);
+    assert!(a.matches.iter().all(|m| m.m.distance <= 10));
+    let ev = vigil_pipeline::Evidence {
+        upload_id: vigil_pipeline::UploadId::parse("u1").unwrap(),
+        context: vigil_pipeline::PlatformContext {
+            surface: "feed".into(),
+            ..Default::default()
+        },
+        signals: a.signals,
+        pdq_quality: a.pdq_quality,
+        matches: a.matches,
+        classifier: None,
+        decode_error: None,
+        now: chrono::Utc::now(),
+    };
+    let (v, review) = vigil_pipeline::decide(&ev, &vigil_pipeline::Policy::builtin());
+    assert_eq!(v.action, vigil_pipeline::Action::Review);
+    assert!(review.is_some());
+    // An unrelated photo matches neither.
+    let other = std::fs::read(d.join("reg-test-input/labelme-subset/q0003.jpg")).unwrap();
+    assert!(analyzer.analyze(&other).matches.is_empty());
+}
