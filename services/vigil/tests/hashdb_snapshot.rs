@@ -1,7 +1,7 @@
 //! Starting from a hash database snapshot (docs/hashdb.md, "Starting from a
 //! snapshot"): a restarted process starts from the snapshot, replays the
 //! bank changes the database recorded since, and follows the change log;
-//! a corrupt, truncated or foreign snapshot is reported, counted and
+//! a corrupt, truncated, foreign or stale snapshot is reported, counted and
 //! replaced by the full load from the database. The ignored test measures
 //! start-up from the database against start-up from a snapshot.
 
@@ -198,6 +198,32 @@ async fn a_snapshot_of_another_database_or_without_a_cursor_is_not_used() {
     let t = spawn_app_with(c, Roles::ALL, tempfile::tempdir().unwrap()).await;
     assert_eq!(loads(&t.metrics().await, "unusable"), 3.0);
     assert!(t.app.hashdb.read().unwrap().bank("other").is_some());
+    t.app.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_snapshot_with_more_changes_since_than_entries_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = first_run(&dir).await;
+    // More bank changes since the snapshot than a replay is worth (the
+    // snapshot holds one entry; the floor is 10,000 changes).
+    let changes: Vec<Change> = (0..10_001u64)
+        .map(|i| Change::UpsertEntry {
+            entry: BankEntry::derived("snap", SignalType::Md5, &format!("{i:032x}")),
+        })
+        .collect();
+    for chunk in changes.chunks(2500) {
+        t.app.store.apply_changes(chunk).await.unwrap();
+    }
+    t.app.shutdown().await.unwrap();
+    let t = spawn_app_with(config(dir.path()), Roles::ALL, tempfile::tempdir().unwrap()).await;
+    let m = t.metrics().await;
+    assert_eq!(loads(&m, "stale"), 1.0, "{m}");
+    assert_eq!(
+        t.app.hashdb.read().unwrap().len(),
+        10_002,
+        "loaded from the database"
+    );
     t.app.shutdown().await.unwrap();
 }
 
