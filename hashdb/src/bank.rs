@@ -1295,6 +1295,30 @@ impl HashDb {
         out
     }
 
+    /// Every live entry of the 64-bit type `t` (dHash, pHash) within
+    /// `radius` of `q`, nearest first, whatever the banks' thresholds and
+    /// status: for operators' lookups, not for decisions.
+    pub fn hash64_within(&self, t: SignalType, q: u64, radius: u32) -> Vec<(u32, &BankEntry)> {
+        let Some(table) = self.hash64.get(&t) else {
+            return Vec::new();
+        };
+        let mut hits = Vec::new();
+        table.within(q, radius, &mut hits);
+        let mut out: Vec<(u32, &BankEntry)> = hits
+            .into_iter()
+            .filter_map(|(slot, d)| {
+                let place = table.owner[slot as usize];
+                self.entries[place as usize].as_ref().map(|s| (d, &s.entry))
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| a.1.bank.cmp(&b.1.bank))
+                .then_with(|| a.1.entry_id.cmp(&b.1.entry_id))
+        });
+        out
+    }
+
     fn push_match(&self, place: u32, distance: u32, signals: &Signals, out: &mut Vec<MatchDetail>) {
         let Some(s) = &self.entries[place as usize] else {
             return;

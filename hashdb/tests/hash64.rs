@@ -119,6 +119,14 @@ fn match_at_the_threshold_and_not_above() {
         ]
     );
     assert!(found(&db, &query(Some(flip(D1, 11)), Some(flip(D1, 11)))).is_empty());
+    // Operators' lookups ignore the banks' thresholds.
+    let near: Vec<(u32, &str, &str)> = db
+        .hash64_within(SignalType::Dhash, flip(D1, 11), 12)
+        .into_iter()
+        .map(|(d, e)| (d, e.bank.as_str(), e.entry_id.as_str()))
+        .collect();
+    assert_eq!(near, vec![(11, "default", "d"), (11, "tight", "d")]);
+    assert!(db.hash64_within(SignalType::Phash, !D1, 5).is_empty());
     assert!(found(&db, &query(None, None)).is_empty());
     // A disabled bank matches nothing; detail carries the bank's action.
     let mut off = db.bank("default").unwrap().clone();

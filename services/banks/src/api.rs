@@ -406,10 +406,18 @@ async fn remove_entry(
     })
 }
 
+/// `?pdq=<hex>`, `?dhash=<hex>` or `?phash=<hex>` (exactly one), and an
+/// optional `max_distance` (default: 31 for PDQ, at most 63; the kind's
+/// default bank threshold, 10, for dHash and pHash, at most 32).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LookupQuery {
-    pdq: String,
+    #[serde(default)]
+    pdq: Option<String>,
+    #[serde(default)]
+    dhash: Option<String>,
+    #[serde(default)]
+    phash: Option<String>,
     #[serde(default)]
     max_distance: Option<u32>,
 }
@@ -423,17 +431,46 @@ struct Hit<'a> {
 }
 
 async fn lookup(State(s): State<ApiState>, Query(q): Query<LookupQuery>) -> Response {
-    let Ok(hash) = PdqHash::from_hex(&q.pdq) else {
+    use vigil_hashdb::{Matching, SignalType};
+    let given = [
+        (SignalType::Pdq, &q.pdq),
+        (SignalType::Dhash, &q.dhash),
+        (SignalType::Phash, &q.phash),
+    ];
+    let mut given = given
+        .into_iter()
+        .filter_map(|(t, v)| Some((t, v.as_deref()?)));
+    let (Some((t, hex)), None) = (given.next(), given.next()) else {
         return problem(
             StatusCode::BAD_REQUEST,
             "bad_hash",
-            "pdq must be 64 hex digits".into(),
+            "give exactly one of pdq, dhash or phash".into(),
         );
     };
-    let radius = q.max_distance.unwrap_or(31).min(63);
     let db = s.db.read().unwrap_or_else(|p| p.into_inner());
-    let hits: Vec<Hit> = db
-        .pdq_within(&hash, radius)
+    let found = if t == SignalType::Pdq {
+        let Ok(hash) = PdqHash::from_hex(hex) else {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "bad_hash",
+                "pdq must be 64 hex digits".into(),
+            );
+        };
+        db.pdq_within(&hash, q.max_distance.unwrap_or(31).min(63))
+    } else {
+        let hash = match vigil_hashdb::signal::hash64_from_hex(t, hex) {
+            Ok(h) => h,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, "bad_hash", e.to_string()),
+        };
+        let default = match t.matching() {
+            Matching::Hamming {
+                default_threshold, ..
+            } => default_threshold,
+            Matching::Exact | Matching::Video => 0,
+        };
+        db.hash64_within(t, hash, q.max_distance.unwrap_or(default).min(32))
+    };
+    let hits: Vec<Hit> = found
         .into_iter()
         .map(|(distance, entry)| Hit {
             bank: &entry.bank,

@@ -391,6 +391,33 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
     let hits = t.get_json(&format!("/v1/lookup?pdq={hex}")).await;
     assert_eq!(hits["hits"].as_array().unwrap().len(), 0);
 
+    // dHash entries: added the same way, looked up by Hamming distance.
+    let dhash = json!({"signal_type": "dhash", "signal": "0f0f3c3cf0f0a5a5",
+                       "labels": ["gifct:glorification"]});
+    let (status, added) = send(&t, Method::POST, path, Some(&alice), Some(dhash)).await;
+    assert!(status == 200 || status == 202, "{status} {added}");
+    if status == 202 {
+        let proposal = added["proposal_id"].as_str().unwrap().to_string();
+        assert_eq!(approve(proposal, &bob).await.0, 200);
+    }
+    let hits = t
+        .get_json("/v1/lookup?dhash=0f0f3c3cf0f0a5a4&max_distance=1")
+        .await;
+    assert_eq!(hits["hits"][0]["entry_id"], added["entry_id"], "{hits}");
+    assert_eq!(hits["hits"][0]["distance"], 1);
+    assert_eq!(
+        t.get_json("/v1/lookup?phash=0f0f3c3cf0f0a5a5").await["hits"],
+        json!([])
+    );
+    for bad in [
+        "dhash=0f0f",
+        "dhash=0f0f3c3cf0f0a5a5&pdq=00",
+        "max_distance=3",
+    ] {
+        let (status, _) = send(&t, Method::GET, &format!("/v1/lookup?{bad}"), None, None).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+
     // Every change is in the chained log with who made it and who approved.
     let log = t.app.store.changelog().await.unwrap();
     assert!(log
