@@ -58,8 +58,9 @@
 //! # Writing
 //!
 //! Every `hashdb.snapshot_interval_secs` the process replays the change
-//! log's new records (advancing `P`), and when `P` moved since its last
-//! snapshot it writes a new one: to a temporary file of its own in the
+//! log's new records (advancing `P`; read first, then applied under one
+//! write lock, so no reader sees an older state of an entry in between),
+//! and when `P` moved since its last snapshot it writes a new one: to a temporary file of its own in the
 //! snapshot's folder, fsynced, renamed over the snapshot, and the folder
 //! fsynced. Processes sharing one path (several workers on a machine) each
 //! write whole files and the rename is atomic, so a reader always sees one
@@ -80,11 +81,13 @@ use std::time::{Duration, Instant};
 use vigil_hashdb::snapshot::{self, SnapshotError};
 use vigil_hashdb::HashDb;
 use vigil_pipeline::SharedHashDb;
-use vigil_store::Store;
+use vigil_store::{BankChangeRecord, Store};
 use vigil_stream::hashdb_log::ApplyGate;
 
-/// Change-log records replayed per database read (and per write lock).
+/// Change-log records read per database query.
 const REPLAY_BATCH: i64 = 1000;
+/// Most change-log records applied under one write lock.
+pub const ATOMIC_REPLAY: usize = 10_000;
 /// Temporary files of writers that died are removed after this long.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
 /// The cursor's format.
@@ -166,6 +169,12 @@ pub async fn head(store: &Store) -> anyhow::Result<Position> {
 /// Replay the bank changes recorded after `pos` onto `db` and move `pos`
 /// to the last one. Applying a change already applied is harmless. Returns
 /// how many were replayed.
+///
+/// The records are read first and applied under one write lock, up to
+/// [`ATOMIC_REPLAY`] at a time: a reader never sees a state in between
+/// (an entry upserted and deleted again within the tail is never briefly
+/// back). Longer tails, which only a bulk import or a long outage leaves,
+/// are applied in such steps.
 pub async fn catch_up(
     store: &Store,
     db: &SharedHashDb,
@@ -173,34 +182,50 @@ pub async fn catch_up(
     pos: &mut Position,
 ) -> anyhow::Result<u64> {
     let mut replayed = 0u64;
+    let mut tail: Vec<BankChangeRecord> = Vec::new();
     loop {
+        let after = tail.last().map_or(pos.seq, |r| r.seq);
         let batch = store
-            .bank_changes_after(pos.seq, REPLAY_BATCH)
+            .bank_changes_after(after, REPLAY_BATCH)
             .await
             .context("cannot read bank changes from the change log")?;
-        let Some(last) = batch.last() else {
-            return Ok(replayed);
-        };
-        let next = Position {
-            seq: last.seq,
-            hash: last.hash.clone(),
-        };
-        let n = batch.len();
-        {
-            let _gate = gate.lock().await;
-            let mut db = db.write().unwrap_or_else(|p| p.into_inner());
-            for r in batch {
-                if let Err(e) = db.apply(r.change) {
-                    tracing::warn!(seq = r.seq, error = %e, "a bank change from the change log does not apply");
-                }
-            }
+        let complete = (batch.len() as i64) < REPLAY_BATCH;
+        tail.extend(batch);
+        if complete || tail.len() >= ATOMIC_REPLAY {
+            replayed += apply_tail(db, gate, pos, std::mem::take(&mut tail)).await;
         }
-        replayed += n as u64;
-        *pos = next;
-        if (n as i64) < REPLAY_BATCH {
+        if complete {
             return Ok(replayed);
         }
     }
+}
+
+/// Apply `tail` under one write lock and move `pos` to its last record.
+async fn apply_tail(
+    db: &SharedHashDb,
+    gate: &ApplyGate,
+    pos: &mut Position,
+    tail: Vec<BankChangeRecord>,
+) -> u64 {
+    let Some(last) = tail.last() else {
+        return 0;
+    };
+    let next = Position {
+        seq: last.seq,
+        hash: last.hash.clone(),
+    };
+    let n = tail.len() as u64;
+    {
+        let _gate = gate.lock().await;
+        let mut db = db.write().unwrap_or_else(|p| p.into_inner());
+        for r in tail {
+            if let Err(e) = db.apply(r.change) {
+                tracing::warn!(seq = r.seq, error = %e, "a bank change from the change log does not apply");
+            }
+        }
+    }
+    *pos = next;
+    n
 }
 
 /// Why a snapshot was not used, as counted and logged.
