@@ -124,6 +124,27 @@ mod tests {
     }
 
     #[test]
+    fn finds_past_uploads_near_a_new_dhash_entry() {
+        let bank = Bank::new("late", BankAction::Takedown);
+        let target: u64 = 0x0f0f_3c3c_f0f0_a5a5;
+        let entry = BankEntry::derived("late", SignalType::Dhash, &format!("{target:016x}"));
+        let (hunt, errors) = RetroHunt::new(vec![bank], vec![entry]);
+        assert!(errors.is_empty());
+        let mut near = upload(None, 1);
+        near.dhash = Some(target ^ 0b111);
+        let mut far = upload(None, 2);
+        far.dhash = Some(!target);
+        let mut other_type = upload(None, 3);
+        other_type.phash = Some(target);
+        let hits = hunt.hunt([near, far, other_type].iter());
+        let got: Vec<(usize, SignalType, u32)> = hits
+            .iter()
+            .map(|(i, m)| (*i, m.m.signal_type, m.m.distance))
+            .collect();
+        assert_eq!(got, vec![(0, SignalType::Dhash, 3)]);
+    }
+
+    #[test]
     fn same_rules_as_live_matching() {
         let mut disabled = Bank::new("off", BankAction::Takedown);
         disabled.status = BankStatus::Disabled;

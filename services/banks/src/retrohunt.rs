@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio::sync::watch;
 use vigil_hashdb::retro::RetroHunt;
-use vigil_hashdb::{BankEntry, MatchDetail, Signals};
+use vigil_hashdb::{BankEntry, MatchDetail, SignalType, Signals};
 use vigil_pipeline::analyze::match_evidence;
 use vigil_pipeline::retrohunt::{late_verdict, retro_version, signals_from_hex};
 use vigil_pipeline::{SharedPolicy, UploadId};
@@ -164,7 +164,17 @@ fn query_of(r: &RetainedRow) -> Option<Signals> {
         (Some(h), Some(q)) => Some((h.as_str(), q.clamp(0, 100) as u8)),
         _ => None,
     };
-    signals_from_hex(r.md5.as_deref()?, r.sha256.as_deref()?, pdq)
+    let mut q = signals_from_hex(r.md5.as_deref()?, r.sha256.as_deref()?, pdq)?;
+    // A malformed 64-bit hash only loses that signal, not the upload.
+    for (t, hex) in [(SignalType::Dhash, &r.dhash), (SignalType::Phash, &r.phash)] {
+        if let Some(h) = hex
+            .as_deref()
+            .and_then(|h| vigil_hashdb::signal::hash64_from_hex(t, h).ok())
+        {
+            q.set_hash64(t, h);
+        }
+    }
+    Some(q)
 }
 
 impl RetroHunter {
@@ -443,9 +453,13 @@ mod tests {
             sha256: Some("cd".repeat(32)),
             pdq: Some("0f".repeat(32)),
             pdq_quality: Some(300),
+            dhash: Some("0f0f3c3cf0f0a5a5".into()),
+            phash: Some("not hex".into()),
         };
         let q = query_of(&r).unwrap();
         assert_eq!(q.pdq.unwrap().1, 100, "quality clamped");
+        assert_eq!(q.dhash, Some(0x0f0f_3c3c_f0f0_a5a5));
+        assert_eq!(q.phash, None, "a bad 64-bit hash drops that signal only");
         r.pdq_quality = None;
         assert!(query_of(&r).unwrap().pdq.is_none());
         r.md5 = None;

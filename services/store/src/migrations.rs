@@ -159,4 +159,12 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             ((CASE WHEN tier = 'lead' THEN 0 ELSE 1 END), priority DESC, created_at)
             WHERE status IN ('open', 'claimed')"],
     ),
+    (
+        11,
+        // The 64-bit image hashes (dHash, pHash) retained for retro-hunts.
+        &[
+            "ALTER TABLE retained_signals ADD COLUMN dhash TEXT",
+            "ALTER TABLE retained_signals ADD COLUMN phash TEXT",
+        ],
+    ),
 ];

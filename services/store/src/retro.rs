@@ -43,6 +43,10 @@ pub struct RetainedRow {
     pub sha256: Option<String>,
     pub pdq: Option<String>,
     pub pdq_quality: Option<i64>,
+    /// The 64-bit image hashes, when the upload was an image that decoded
+    /// (and was decided after they were computed).
+    pub dhash: Option<String>,
+    pub phash: Option<String>,
 }
 
 /// Where a retro-hunt stopped reading `bank_entries`: `(updated_at, bank, entry_id)`.
@@ -195,8 +199,8 @@ pub(crate) async fn after_verdict(
     let value = |t: SignalType| v.signals.iter().find(|s| s.signal_type == t);
     let pdq = value(SignalType::Pdq);
     sqlx::query(
-        "INSERT INTO retained_signals (upload_id, policy_version, action, received_at, md5, sha256, pdq, pdq_quality)
-         VALUES ($1, $2, $3, COALESCE((SELECT received_at FROM uploads WHERE upload_id = $1), $4), $5, $6, $7, $8)
+        "INSERT INTO retained_signals (upload_id, policy_version, action, received_at, md5, sha256, pdq, pdq_quality, dhash, phash)
+         VALUES ($1, $2, $3, COALESCE((SELECT received_at FROM uploads WHERE upload_id = $1), $4), $5, $6, $7, $8, $9, $10)
          ON CONFLICT (upload_id) DO NOTHING",
     )
     .bind(v.upload_id.as_str())
@@ -207,6 +211,8 @@ pub(crate) async fn after_verdict(
     .bind(value(SignalType::Sha256).map(|s| s.value.clone()))
     .bind(pdq.map(|s| s.value.clone()))
     .bind(pdq.and_then(|s| s.quality).map(i64::from))
+    .bind(value(SignalType::Dhash).map(|s| s.value.clone()))
+    .bind(value(SignalType::Phash).map(|s| s.value.clone()))
     .execute(&mut **tx)
     .await?;
     let reference = format!("{}/{}", v.upload_id, v.policy_version);
@@ -296,6 +302,8 @@ fn retained_row(r: &AnyRow) -> Result<RetainedRow, sqlx::Error> {
         sha256: r.try_get("sha256")?,
         pdq: r.try_get("pdq")?,
         pdq_quality: r.try_get("pdq_quality")?,
+        dhash: r.try_get("dhash")?,
+        phash: r.try_get("phash")?,
     })
 }
 
@@ -351,7 +359,7 @@ impl Store {
     ) -> Result<Vec<RetainedRow>, StoreError> {
         let (at, id) = after.unwrap_or(("", ""));
         let rows = sqlx::query(
-            "SELECT upload_id, policy_version, action, received_at, md5, sha256, pdq, pdq_quality
+            "SELECT upload_id, policy_version, action, received_at, md5, sha256, pdq, pdq_quality, dhash, phash
              FROM retained_signals
              WHERE action = 'none' AND received_at >= $1 AND (received_at > $2 OR (received_at = $2 AND upload_id > $3))
              ORDER BY received_at, upload_id LIMIT $4",
@@ -368,7 +376,7 @@ impl Store {
     /// The retained signals of one upload.
     pub async fn retained_for(&self, upload_id: &str) -> Result<Option<RetainedRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT upload_id, policy_version, action, received_at, md5, sha256, pdq, pdq_quality
+            "SELECT upload_id, policy_version, action, received_at, md5, sha256, pdq, pdq_quality, dhash, phash
              FROM retained_signals WHERE upload_id = $1",
         )
         .bind(upload_id)

@@ -68,6 +68,11 @@ async fn decided(store: &Store, id: &str, action: Action, matches: Vec<Match>, d
                 value: PDQ.into(),
                 quality: Some(88),
             },
+            SignalValue {
+                signal_type: SignalType::Dhash,
+                value: "0f0f3c3cf0f0a5a5".into(),
+                quality: None,
+            },
         ],
         matches,
         classifier: None,
@@ -111,6 +116,8 @@ async fn retained_signals_and_retro_bookkeeping(store: Store) {
     assert_eq!(rows[0].upload_id, "pass");
     assert_eq!(rows[0].pdq.as_deref(), Some(PDQ));
     assert_eq!(rows[0].pdq_quality, Some(88));
+    assert_eq!(rows[0].dhash.as_deref(), Some("0f0f3c3cf0f0a5a5"));
+    assert_eq!(rows[0].phash, None);
     assert_eq!(rows[0].md5.as_deref(), Some("ab".repeat(16).as_str()));
     let after = (rows[0].received_at.as_str(), rows[0].upload_id.as_str());
     assert!(store
