@@ -279,3 +279,56 @@ fn hashdb_is_send_and_sync() {
     shared::<HashDb>();
     shared::<PdqIndex>();
 }
+
+/// The per-bank id tables hold only places: ids shared across banks,
+/// replacements, deletes, freed places reused and whole banks dropped all
+/// keep `entry`, `entries_of` and `len` in step with a plain model.
+#[test]
+fn id_tables_follow_a_model_through_replaces_deletes_and_bank_drops() {
+    use std::collections::BTreeMap;
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut db = HashDb::new();
+    for b in ["a", "b", "c"] {
+        db.upsert_bank(Bank::new(b, BankAction::ReviewOnly));
+    }
+    let mut model: BTreeMap<(String, String), String> = BTreeMap::new();
+    for step in 0..20_000u32 {
+        let bank = ["a", "b", "c"][rng.gen_range(0..3)];
+        // Few ids, so the same id recurs in a bank and across banks.
+        let id = format!("e{}", rng.gen_range(0..500));
+        let key = (bank.to_string(), id.clone());
+        match rng.gen_range(0..10) {
+            0..=5 => {
+                let hex = hex_pdq(&mut rng).to_hex();
+                db.upsert_entry(BankEntry::new(bank, &id, SignalType::Pdq, &hex))
+                    .unwrap();
+                model.insert(key, hex);
+            }
+            6..=8 => assert_eq!(db.delete_entry(bank, &id), model.remove(&key).is_some()),
+            _ if step % 997 == 0 => {
+                db.delete_bank(bank);
+                db.upsert_bank(Bank::new(bank, BankAction::ReviewOnly));
+                model.retain(|(b, _), _| b != bank);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(db.len(), model.len());
+    for ((bank, id), hex) in &model {
+        assert_eq!(&db.entry(bank, id).expect("present").signal, hex);
+    }
+    for bank in ["a", "b", "c"] {
+        let ids: Vec<&str> = db
+            .entries_of(bank)
+            .iter()
+            .map(|e| e.entry_id.as_str())
+            .collect();
+        let want: Vec<&str> = model
+            .keys()
+            .filter(|(b, _)| b == bank)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        assert_eq!(ids, want, "bank {bank}");
+    }
+    assert!(db.entry("a", "e-missing").is_none());
+}
