@@ -55,6 +55,32 @@ async fn delivers_again(producer: &Producer, topic: &str, within: Duration) -> D
     }
 }
 
+/// A mock cluster and a producer on it with a 1 s delivery timeout and a
+/// 3 s `stuck_after`, warmed up (metadata, producer id) until a whole burst
+/// is delivered, then idle long enough for any warm-up timeouts to age out
+/// of a run.
+async fn warmed_up(
+    brokers: i32,
+    partitions: i32,
+    client: &str,
+) -> (EmbeddedKafka, Topics, Producer) {
+    let topics = Topics::with_prefix("vigil");
+    let kafka = EmbeddedKafka::start(brokers, partitions, &topics).unwrap();
+    let producer = Producer::new(kafka.bootstrap_servers(), client, Duration::from_secs(1))
+        .unwrap()
+        .with_stuck_after(Duration::from_secs(3));
+    delivers_again(&producer, &topics.uploads, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    (kafka, topics, producer)
+}
+
+/// Replacements of `client`'s producer for a run of timeouts.
+fn stuck_restarts(client: &str) -> u64 {
+    PRODUCER_RESTARTS
+        .with_label_values(&[client, "stuck"])
+        .get()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn delivers_again_after_broker_outages() {
     let topics = Topics::with_prefix("vigil");
@@ -89,24 +115,8 @@ async fn delivers_again_after_broker_outages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_producer_failing_for_long_is_replaced() {
-    let topics = Topics::with_prefix("vigil");
-    let kafka = EmbeddedKafka::start(1, 1, &topics).unwrap();
-    let producer = Producer::new(
-        kafka.bootstrap_servers(),
-        "test-stuck",
-        Duration::from_secs(1),
-    )
-    .unwrap()
-    .with_stuck_after(Duration::from_secs(3));
-    // Warm up (metadata, producer id) until a whole burst is delivered,
-    // then let any warm-up timeouts age out of the run.
-    delivers_again(&producer, &topics.uploads, Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
-    let restarts = || {
-        PRODUCER_RESTARTS
-            .with_label_values(&["test-stuck", "stuck"])
-            .get()
-    };
+    let (kafka, topics, producer) = warmed_up(1, 1, "test-stuck").await;
+    let restarts = || stuck_restarts("test-stuck");
     let before = restarts();
     assert_eq!(burst(&producer, &topics.uploads, 200, 12).await, 200);
     assert_eq!(restarts(), before, "no replacement while sends succeed");
@@ -138,22 +148,8 @@ async fn a_producer_failing_for_long_is_replaced() {
 /// to the other partitions succeed in between.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_producer_stuck_on_some_partitions_is_replaced() {
-    let topics = Topics::with_prefix("vigil");
-    let kafka = EmbeddedKafka::start(3, 6, &topics).unwrap();
-    let producer = Producer::new(
-        kafka.bootstrap_servers(),
-        "test-partial",
-        Duration::from_secs(1),
-    )
-    .unwrap()
-    .with_stuck_after(Duration::from_secs(3));
-    delivers_again(&producer, &topics.uploads, Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
-    let restarts = || {
-        PRODUCER_RESTARTS
-            .with_label_values(&["test-partial", "stuck"])
-            .get()
-    };
+    let (kafka, topics, producer) = warmed_up(3, 6, "test-partial").await;
+    let restarts = || stuck_restarts("test-partial");
     let before = restarts();
     // One broker of three goes away: sends to the partitions it leads time
     // out, the rest deliver.
