@@ -132,9 +132,13 @@ static LOCKED_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
 });
 
 /// Register the snapshot metrics (so they are exported before the first use).
+/// Both write results start at zero, so `VigilHashdbSnapshotFailing` can
+/// compare them from the first failure on.
 pub fn register() {
     LazyLock::force(&LOADS);
-    LazyLock::force(&WRITES);
+    for result in ["ok", "error"] {
+        WRITES.with_label_values(&[result]);
+    }
     LazyLock::force(&WRITE_SECONDS);
     LazyLock::force(&LOCKED_SECONDS);
 }
