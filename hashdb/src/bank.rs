@@ -1269,13 +1269,7 @@ impl HashDb {
             }
         }
         if let Some((q, _quality)) = &signals.pdq {
-            let radius = self
-                .banks
-                .values()
-                .filter(|b| b.status != BankStatus::Disabled)
-                .map(|b| b.pdq_threshold.min(MAX_RADIUS))
-                .max();
-            if let Some(radius) = radius {
+            if let Some(radius) = self.search_radius(SignalType::Pdq) {
                 let mut hits: Vec<Hit> = Vec::new();
                 self.pdq.range(q, radius, &mut hits);
                 for h in hits {
@@ -1290,13 +1284,7 @@ impl HashDb {
             let Some(q) = signals.hash64(t) else {
                 continue;
             };
-            let radius = self
-                .banks
-                .values()
-                .filter(|b| b.status != BankStatus::Disabled)
-                .map(|b| b.threshold(t))
-                .max();
-            if let Some(radius) = radius {
+            if let Some(radius) = self.search_radius(t) {
                 let mut hits = Vec::new();
                 table.within(q, radius, &mut hits);
                 for (slot, distance) in hits {
@@ -1311,6 +1299,16 @@ impl HashDb {
                 .then_with(|| a.m.entry_id.cmp(&b.m.entry_id))
         });
         out
+    }
+
+    /// How far a lookup of type `t` must search: the widest threshold for
+    /// it among the banks that are not disabled (`None` without any).
+    fn search_radius(&self, t: SignalType) -> Option<u32> {
+        self.banks
+            .values()
+            .filter(|b| b.status != BankStatus::Disabled)
+            .map(|b| b.threshold(t))
+            .max()
     }
 
     /// Every live PDQ entry within `radius` (at most 63) of `q`, nearest
@@ -1331,11 +1329,7 @@ impl HashDb {
                     .map(|s| (h.distance, &s.entry))
             })
             .collect();
-        out.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| a.1.bank.cmp(&b.1.bank))
-                .then_with(|| a.1.entry_id.cmp(&b.1.entry_id))
-        });
+        nearest_first(&mut out);
         out
     }
 
@@ -1355,11 +1349,7 @@ impl HashDb {
                 self.entries[place as usize].as_ref().map(|s| (d, &s.entry))
             })
             .collect();
-        out.sort_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then_with(|| a.1.bank.cmp(&b.1.bank))
-                .then_with(|| a.1.entry_id.cmp(&b.1.entry_id))
-        });
+        nearest_first(&mut out);
         out
     }
 
@@ -1444,6 +1434,15 @@ impl HashDb {
             .sum::<usize>();
         MemoryReport { index, entries }
     }
+}
+
+/// Operators' lookups in order: nearest first, then by bank and entry id.
+fn nearest_first(hits: &mut [(u32, &BankEntry)]) {
+    hits.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.bank.cmp(&b.1.bank))
+            .then_with(|| a.1.entry_id.cmp(&b.1.entry_id))
+    });
 }
 
 /// Memory use of a [`HashDb`].
