@@ -11,6 +11,11 @@ use sqlx::{Any, Row, Transaction};
 use vigil_governance::NewRecord;
 use vigil_hashdb::{Bank, BankEntry, Change, HashDb};
 
+/// The change-log records that are bank changes: the kinds `apply_one`
+/// records.
+const BANK_CHANGE: &str =
+    "kind IN ('bank_upsert', 'bank_delete', 'entry_added', 'entry_updated', 'entry_delete')";
+
 /// One bank change from the change log, with its place in the chain.
 #[derive(Debug, Clone)]
 pub struct BankChangeRecord {
@@ -140,7 +145,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<BankChangeRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, hash, payload FROM gov_changelog WHERE seq > $1 AND kind IN ('bank_upsert', 'bank_delete', 'entry_added', 'entry_updated', 'entry_delete') ORDER BY seq LIMIT $2",
+            &format!("SELECT seq, hash, payload FROM gov_changelog WHERE seq > $1 AND {BANK_CHANGE} ORDER BY seq LIMIT $2"),
         )
         .bind(after_seq)
         .bind(limit)
@@ -163,9 +168,9 @@ impl Store {
 
     /// How many bank changes the change log holds after `after_seq`.
     pub async fn bank_changes_count_after(&self, after_seq: i64) -> Result<i64, StoreError> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM gov_changelog WHERE seq > $1 AND kind IN ('bank_upsert', 'bank_delete', 'entry_added', 'entry_updated', 'entry_delete')",
-        )
+        let r = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM gov_changelog WHERE seq > $1 AND {BANK_CHANGE}"
+        ))
         .bind(after_seq)
         .fetch_one(&self.pool)
         .await?;
