@@ -250,8 +250,6 @@ impl App {
             snap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut writer = snapshot_path.map(|path| SnapshotWriter {
                 path,
-                db: hashdb.clone(),
-                gate: hashdb_sync.gate.clone(),
                 last_written: from_snapshot.then_some(position.seq),
             });
             let (st, db, sync, mut rx) = (
@@ -543,8 +541,6 @@ impl App {
     pub async fn write_hashdb_snapshot(&self, path: &std::path::Path) -> anyhow::Result<bool> {
         let mut w = SnapshotWriter {
             path: path.to_path_buf(),
-            db: self.hashdb.clone(),
-            gate: self.hashdb_sync.gate.clone(),
             last_written: None,
         };
         write_snapshot(&self.store, &self.hashdb, &self.hashdb_sync, &mut w).await
@@ -767,7 +763,7 @@ async fn write_snapshot(
         position.clone()
     };
     HASHDB_ENTRIES.set(shared.read().unwrap_or_else(|p| p.into_inner()).len() as i64);
-    writer.write_if_changed(&at).await
+    writer.write_if_changed(shared, &sync.gate, &at).await
 }
 
 /// The embedded broker keeps messages in memory only: after a restart, put

@@ -364,16 +364,20 @@ async fn try_load(store: &Store, path: &Path) -> Result<(HashDb, Position, u64),
 /// Writes the snapshot of one process's hash database.
 pub struct SnapshotWriter {
     pub path: PathBuf,
-    pub db: SharedHashDb,
-    pub gate: ApplyGate,
     /// The position of the last snapshot this process wrote (or read).
     pub last_written: Option<i64>,
 }
 
 impl SnapshotWriter {
-    /// Write a snapshot at `pos` unless the last one is at `pos` already.
+    /// Write `db` (whose banks stand at `pos`) as a snapshot unless the
+    /// last one is at `pos` already. `gate` is the change-log follower's.
     /// Returns whether one was written.
-    pub async fn write_if_changed(&mut self, pos: &Position) -> anyhow::Result<bool> {
+    pub async fn write_if_changed(
+        &mut self,
+        db: &SharedHashDb,
+        gate: &ApplyGate,
+        pos: &Position,
+    ) -> anyhow::Result<bool> {
         if self.last_written == Some(pos.seq) || pos.seq <= 0 {
             return Ok(false);
         }
@@ -385,8 +389,8 @@ impl SnapshotWriter {
         })?;
         // Hold the follower back while serialising, so it never waits for
         // the write lock (which would stall new readers behind it).
-        let gate = self.gate.clone().lock_owned().await;
-        let (path, db) = (self.path.clone(), self.db.clone());
+        let gate = gate.clone().lock_owned().await;
+        let (path, db) = (self.path.clone(), db.clone());
         let started = Instant::now();
         let written =
             tokio::task::spawn_blocking(move || write_file(&path, &db, &cursor, gate)).await?;
