@@ -190,10 +190,14 @@ impl SignalType {
     /// `hash_` prefix optional).
     pub fn parse_loose(s: &str) -> Option<SignalType> {
         let t = s.trim().to_ascii_lowercase();
-        let t = t.strip_prefix("hash_").unwrap_or(&t);
-        SignalType::ALL.into_iter().find(|ty| {
-            let k = kind(*ty);
-            k.name() == t || k.aliases().contains(&t)
+        SignalType::named(t.strip_prefix("hash_").unwrap_or(&t))
+    }
+
+    /// The type whose name or one of whose aliases is `lower` exactly.
+    fn named(lower: &str) -> Option<SignalType> {
+        SignalType::ALL.into_iter().find(|t| {
+            let k = kind(*t);
+            k.name() == lower || k.aliases().contains(&lower)
         })
     }
 }
@@ -212,13 +216,7 @@ impl FromStr for SignalType {
     type Err = UnknownSignalType;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let lower = s.trim().to_ascii_lowercase();
-        SignalType::ALL
-            .into_iter()
-            .find(|t| {
-                let k = kind(*t);
-                k.name() == lower || k.aliases().contains(&lower.as_str())
-            })
-            .ok_or(UnknownSignalType(lower))
+        SignalType::named(&lower).ok_or(UnknownSignalType(lower))
     }
 }
 
