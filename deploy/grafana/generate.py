@@ -138,6 +138,11 @@ PIPELINE = [
            [(rate("vigil_worker_decode_errors_total", "kind"), "{{kind}}")], "reqps"),
     series("Decode error share", [("vigil:decode_errors:ratio10m", "decode errors / uploads")],
            "percentunit", description="Alert VigilDecodeErrorSpike above 5%."),
+    series("Hostile media / h", [
+        ("sum(increase(vigil_worker_poison_records_total[1h]))", "poison records (not analysed, to review)"),
+        ('sum(increase(vigil_worker_decode_errors_total{kind="decoder_panic"}[1h]))', "decoder panics (contained)"),
+    ], description="Uploads that kept killing the process analysing them (alert VigilPoisonRecord) and "
+                   "decoder panics contained (alert VigilDecoderPanics); docs/hardening.md."),
     series("Refused requests by problem", [
         (rate("vigil_hook_bad_requests_total", "kind"), "{{kind}}"),
         (rate("vigil_hook_mislabelled_uploads_total", "declared"), "mislabelled {{declared}}"),

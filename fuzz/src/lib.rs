@@ -53,10 +53,16 @@ pub fn exercise(target: Target, data: &[u8]) {
         Target::Decode => {
             let limits = vigil_decode::Limits {
                 max_bytes: 1 << 20,
-                max_dimension: 4096,
                 max_pixels: 1 << 22,
+                max_memory_bytes: 64 << 20,
             };
-            if let Ok(img) = vigil_decode::decode_image(data, &limits) {
+            let decoded = vigil_decode::decode_image(data, &limits);
+            // A contained decoder panic is still a finding: the upload loses
+            // its perceptual hash.
+            if let Err(e @ vigil_decode::DecodeError::DecoderPanic { .. }) = &decoded {
+                panic!("{e}");
+            }
+            if let Ok(img) = decoded {
                 let (w, h) = img.rgb.dimensions();
                 let _ = vigil_pdq::hash_rgb(w as usize, h as usize, img.rgb.as_raw());
             }

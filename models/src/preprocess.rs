@@ -5,8 +5,7 @@
 //! This must match `preprocess()` in `models/train/train.py` to within
 //! 1e-5 (tested on committed fixtures): output pixel `j` averages the source
 //! interval `[j·s, (j+1)·s)` with `s = src / dst`, each source pixel weighted
-//! by its overlap; weights are computed in f64, rows first, then columns,
-//! then divided by 255.
+//! by its overlap; weights and sums are computed in f64, then divided by 255.
 
 use image::RgbImage;
 
@@ -38,6 +37,10 @@ fn area_taps(src: usize, dst: usize) -> Vec<Taps> {
 
 /// Writes the model input for `img` into `out` (length `3 * size * size`),
 /// channel-major. An empty image gives zeros.
+///
+/// Memory stays `O(size²)` whatever the image's shape: source rows are
+/// resized across (columns) one at a time and added into the output rows
+/// they overlap, so a 1 x 1,000,000 strip needs no buffer its own size.
 pub fn preprocess_into(img: &RgbImage, size: usize, out: &mut [f32]) {
     let plane = size * size;
     debug_assert_eq!(out.len(), 3 * plane);
@@ -49,34 +52,44 @@ pub fn preprocess_into(img: &RgbImage, size: usize, out: &mut [f32]) {
     let raw = img.as_raw();
     let ty = area_taps(h, size);
     let tx = area_taps(w, size);
-    // Rows first: tmp[oy][x][c] = Σ_y wy · px[y][x][c].
-    let mut tmp = vec![0.0f64; size * w * 3];
+    // For each source row, the output rows it feeds and with what weight.
+    let mut feeds: Vec<Vec<(usize, f64)>> = vec![Vec::new(); h];
     for (oy, taps) in ty.iter().enumerate() {
-        let row_out = &mut tmp[oy * w * 3..(oy + 1) * w * 3];
         for (k, &wy) in taps.weights.iter().enumerate() {
-            if wy == 0.0 {
-                continue;
-            }
-            let y = taps.start + k;
-            let row_in = &raw[y * w * 3..(y + 1) * w * 3];
-            for (acc, &v) in row_out.iter_mut().zip(row_in) {
-                *acc += wy * f64::from(v);
+            if wy != 0.0 {
+                feeds[taps.start + k].push((oy, wy));
             }
         }
     }
-    // Then columns, into channel-major output.
-    for oy in 0..size {
-        let row = &tmp[oy * w * 3..(oy + 1) * w * 3];
+    // acc[oy][ox][c] = Σ_y wy · Σ_x wx · px[y][x][c].
+    let mut acc = vec![0.0f64; size * size * 3];
+    let mut across = vec![0.0f64; size * 3];
+    for (y, feed) in feeds.iter().enumerate() {
+        if feed.is_empty() {
+            continue;
+        }
+        let row_in = &raw[y * w * 3..(y + 1) * w * 3];
         for (ox, taps) in tx.iter().enumerate() {
-            let mut acc = [0.0f64; 3];
+            let mut a = [0.0f64; 3];
             for (k, &wx) in taps.weights.iter().enumerate() {
                 let x = taps.start + k;
                 for c in 0..3 {
-                    acc[c] += wx * row[x * 3 + c];
+                    a[c] += wx * f64::from(row_in[x * 3 + c]);
                 }
             }
+            across[ox * 3..ox * 3 + 3].copy_from_slice(&a);
+        }
+        for &(oy, wy) in feed {
+            let row_out = &mut acc[oy * size * 3..(oy + 1) * size * 3];
+            for (o, &v) in row_out.iter_mut().zip(&across) {
+                *o += wy * v;
+            }
+        }
+    }
+    for oy in 0..size {
+        for ox in 0..size {
             for c in 0..3 {
-                out[c * plane + oy * size + ox] = (acc[c] / 255.0) as f32;
+                out[c * plane + oy * size + ox] = (acc[(oy * size + ox) * 3 + c] / 255.0) as f32;
             }
         }
     }
@@ -112,6 +125,23 @@ mod tests {
         let t = preprocess(&img, 64);
         assert!((t[5 * 64 + 3] - 3.0 / 255.0).abs() < 1e-7);
         assert!((t[4096 + 5 * 64 + 3] - 5.0 / 255.0).abs() < 1e-7);
+    }
+
+    #[test]
+    fn thin_strips_resize_without_a_buffer_their_size() {
+        // 1 x 200,000 and 200,000 x 1: every output pixel averages its span.
+        for (w, h) in [(1u32, 200_000u32), (200_000, 1)] {
+            let img = RgbImage::from_fn(w, h, |x, y| {
+                let i = x.max(y);
+                image::Rgb([(i % 256) as u8, 10, ((i / 1000) % 256) as u8])
+            });
+            let t = preprocess(&img, 16);
+            assert_eq!(t.len(), 3 * 256);
+            // Channel G is flat.
+            assert!(t[256..512].iter().all(|v| (v - 10.0 / 255.0).abs() < 1e-6));
+            // Channel R averages 0..255 over whole cycles: about 127.5.
+            assert!(t[..256].iter().all(|v| (v - 127.5 / 255.0).abs() < 0.01));
+        }
     }
 
     #[test]

@@ -17,12 +17,17 @@
 //! [`DecodeOptions::apply_exif_orientation`] to apply it.
 //!
 //! Any input, however malformed, gives either an image or a typed
-//! [`DecodeError`]; nothing here panics (see the property and fuzz tests).
+//! [`DecodeError`]. Every call into a third-party decoder runs inside
+//! [`contain`]: a panic there (a decoder bug an uploader found) becomes
+//! [`DecodeError::DecoderPanic`] instead of unwinding into the caller.
+//! Aborts, stack overflows and crashes in C code cannot be caught this way;
+//! the worker's attempt count stops those (docs/hardening.md).
 #![forbid(unsafe_code)]
 
 use image::{DynamicImage, ImageDecoder};
 
 pub mod luma;
+mod tiff_palette;
 pub mod video;
 mod webp;
 
@@ -33,24 +38,48 @@ pub use image::RgbaImage;
 pub use image::RgbImage;
 
 /// Limits applied before any pixel buffer is allocated.
+///
+/// The pixel budget, not a per-side limit, decides what is too big: a
+/// 1 x 1,000,000 strip needs no more memory than a 1000 x 1000 square, and
+/// the reference hashes both. An image passes when its width × height is
+/// within `max_pixels` and its estimated peak memory (the decoder's own
+/// buffer, the RGB conversion and scratch: [`peak_bytes`]) within
+/// `max_memory_bytes`; the decoder then runs under that allocation cap too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest accepted input, in bytes.
     pub max_bytes: usize,
-    /// Largest accepted width or height, in pixels.
-    pub max_dimension: u32,
     /// Largest accepted width × height.
     pub max_pixels: u64,
+    /// Memory one decode may use for pixel buffers, in bytes.
+    pub max_memory_bytes: u64,
 }
 
 impl Default for Limits {
+    /// 50 MB files; 40 megapixels; 256 MiB of pixel buffers (a 40 MP RGBA
+    /// PNG needs about 280 MiB, an RGB one or a JPEG about 160 MiB).
     fn default() -> Self {
         Limits {
             max_bytes: 50 * 1024 * 1024,
-            max_dimension: 20_000,
-            max_pixels: 100_000_000,
+            max_pixels: 40_000_000,
+            max_memory_bytes: 256 << 20,
         }
     }
+}
+
+/// The widest or tallest image any decoder here accepts (the formats' own
+/// field widths allow more; the pixel budget is what bounds memory).
+pub const MAX_SIDE: u32 = 1 << 24;
+
+/// Estimated peak bytes of pixel buffers for decoding a `width` x `height`
+/// image whose decoder produces `native_bytes_per_pixel` bytes per pixel:
+/// the decoder's buffer, the packed RGB copy made from it (none when the
+/// decoder already produces RGB8), and a fixed 16 MiB of decoder scratch
+/// (row buffers, Huffman and LZW tables).
+pub fn peak_bytes(width: u32, height: u32, native_bytes_per_pixel: u64) -> u64 {
+    let pixels = u64::from(width) * u64::from(height);
+    let conversion = if native_bytes_per_pixel == 3 { 0 } else { 3 };
+    pixels.saturating_mul(native_bytes_per_pixel + conversion) + (16 << 20)
 }
 
 /// The container format found by sniffing the bytes.
@@ -104,6 +133,11 @@ pub enum DecodeError {
         format: &'static str,
         detail: String,
     },
+    /// A third-party decoder panicked on this input: a decoder bug, most
+    /// likely found on purpose. The panic was contained; the upload is
+    /// handled like any other undecodable one.
+    #[error("the {format} decoder failed on this input (a decoder bug; contained)")]
+    DecoderPanic { format: &'static str },
 }
 
 impl DecodeError {
@@ -117,6 +151,7 @@ impl DecodeError {
             DecodeError::Corrupt { .. } => "corrupt",
             DecodeError::LimitExceeded { .. } => "limit_exceeded",
             DecodeError::UnsupportedFeature { .. } => "unsupported_feature",
+            DecodeError::DecoderPanic { .. } => "decoder_panic",
         }
     }
 }
@@ -178,9 +213,47 @@ fn map_err(format: MediaFormat, e: image::ImageError) -> DecodeError {
     }
 }
 
+/// Run `decode`, a call into third-party decoding code, so that a panic
+/// inside it becomes [`DecodeError::DecoderPanic`] for `bytes`' format.
+///
+/// `catch_unwind` is enough for panics: decoders here share no state
+/// between calls, so nothing a panicking call leaves half-written is seen
+/// again (the input and output are dropped with the unwinding frames).
+/// It does not stop aborts or crashes in C code; the pipeline's attempt
+/// count does (docs/hardening.md).
+pub fn contain<T>(
+    bytes: &[u8],
+    decode: impl FnOnce() -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|_| {
+        Err(DecodeError::DecoderPanic {
+            format: sniff(bytes).map_or("unknown", |f| f.as_str()),
+        })
+    })
+}
+
 /// Check the byte limit and the header's dimensions against `limits`
 /// without decoding any pixels. Returns the format and `(width, height)`.
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<(MediaFormat, u32, u32), DecodeError> {
+    let format = check_bytes(bytes, limits)?;
+    contain(bytes, || {
+        let reader =
+            image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
+        let decoder = reader.into_decoder().map_err(|e| map_err(format, e))?;
+        let (width, height) = decoder.dimensions();
+        // GIF is decoded as one index byte per pixel (see decode_gif_first_frame).
+        let native_bpp = match format {
+            MediaFormat::Gif => 1,
+            _ => u64::from(decoder.color_type().bytes_per_pixel()),
+        };
+        check_dimensions(format, width, height, native_bpp, limits)?;
+        Ok((format, width, height))
+    })
+}
+
+/// The checks every decode starts with: not empty, within the byte limit,
+/// a format this crate decodes. Returns the sniffed format.
+pub(crate) fn check_bytes(bytes: &[u8], limits: &Limits) -> Result<MediaFormat, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -190,17 +263,17 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<(MediaFormat, u32, u32), D
             limit: limits.max_bytes,
         });
     }
-    let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
-    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
-    let (width, height) = reader.into_dimensions().map_err(|e| map_err(format, e))?;
-    check_dimensions(format, width, height, limits)?;
-    Ok((format, width, height))
+    sniff(bytes).ok_or(DecodeError::UnsupportedFormat)
 }
 
-fn check_dimensions(
+/// The header's dimensions against the pixel budget and the memory budget
+/// (for a decoder producing `native_bytes_per_pixel`), before any pixel
+/// buffer exists.
+pub(crate) fn check_dimensions(
     format: MediaFormat,
     width: u32,
     height: u32,
+    native_bytes_per_pixel: u64,
     limits: &Limits,
 ) -> Result<(), DecodeError> {
     if width == 0 || height == 0 {
@@ -209,9 +282,10 @@ fn check_dimensions(
             detail: "zero width or height".into(),
         });
     }
-    if width > limits.max_dimension
-        || height > limits.max_dimension
-        || u64::from(width) * u64::from(height) > limits.max_pixels
+    if u64::from(width) * u64::from(height) > limits.max_pixels
+        || width > MAX_SIDE
+        || height > MAX_SIDE
+        || peak_bytes(width, height, native_bytes_per_pixel) > limits.max_memory_bytes
     {
         return Err(DecodeError::TooManyPixels { width, height });
     }
@@ -230,12 +304,14 @@ pub fn decode_image_with(
     limits: &Limits,
     options: &DecodeOptions,
 ) -> Result<DecodedImage, DecodeError> {
-    let (format, native) = decode_native(bytes, limits, options)?;
-    let rgb = match native {
-        Native::Rgb(rgb) => rgb,
-        Native::Dynamic(img) => to_rgb_like_pillow(img),
-    };
-    Ok(DecodedImage { format, rgb })
+    contain(bytes, || {
+        let (format, native) = decode_native(bytes, limits, options)?;
+        let rgb = match native {
+            Native::Rgb(rgb) => rgb,
+            Native::Dynamic(img) => to_rgb_like_pillow(img),
+        };
+        Ok(DecodedImage { format, rgb })
+    })
 }
 
 /// Decoded pixels before the conversion to RGB: what the decoder produced,
@@ -248,37 +324,36 @@ pub(crate) enum Native {
 }
 
 /// Everything [`decode_image_with`] does except the final conversion.
+/// Callers run it inside [`contain`].
 pub(crate) fn decode_native(
     bytes: &[u8],
     limits: &Limits,
     options: &DecodeOptions,
 ) -> Result<(MediaFormat, Native), DecodeError> {
-    if bytes.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    if bytes.len() > limits.max_bytes {
-        return Err(DecodeError::TooManyBytes {
-            size: bytes.len(),
-            limit: limits.max_bytes,
-        });
-    }
-    let format = sniff(bytes).ok_or(DecodeError::UnsupportedFormat)?;
+    let format = check_bytes(bytes, limits)?;
     if format == MediaFormat::Gif {
         let img = decode_gif_first_frame(bytes, limits)?;
         return Ok((img.format, Native::Rgb(img.rgb)));
+    }
+    if format == MediaFormat::Png {
+        check_png_palette(bytes)?;
+    }
+    if format == MediaFormat::Tiff && tiff_palette::is_palette(bytes) {
+        return Ok((format, Native::Rgb(tiff_palette::decode(bytes, limits)?)));
     }
     // Building the decoder reads the header only; no pixel buffer exists
     // until `from_decoder` below, after the dimensions have been checked.
     let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
     let mut decoder = reader.into_decoder().map_err(|e| map_err(format, e))?;
     let (dw, dh) = decoder.dimensions();
-    check_dimensions(format, dw, dh, limits)?;
+    let native_bpp = u64::from(decoder.color_type().bytes_per_pixel());
+    check_dimensions(format, dw, dh, native_bpp, limits)?;
+    // The decoder itself may allocate at most the memory budget (its
+    // output buffer and scratch together), whatever its header claimed.
     let mut img_limits = image::Limits::default();
-    img_limits.max_image_width = Some(limits.max_dimension);
-    img_limits.max_image_height = Some(limits.max_dimension);
-    // The largest decoded buffer is 4 channels of 16 bits; allow one extra
-    // full-size buffer of decoder scratch on top.
-    img_limits.max_alloc = Some(u64::from(dw) * u64::from(dh) * 16 + (16 << 20));
+    img_limits.max_image_width = Some(MAX_SIDE);
+    img_limits.max_image_height = Some(MAX_SIDE);
+    img_limits.max_alloc = Some(limits.max_memory_bytes);
     decoder
         .set_limits(img_limits)
         .map_err(|e| map_err(format, e))?;
@@ -297,6 +372,32 @@ pub(crate) fn decode_native(
         img.apply_orientation(o);
     }
     Ok((format, Native::Dynamic(img)))
+}
+
+/// Refuse a PNG whose `PLTE` chunk is not a whole number of RGB entries
+/// (at most 256): the `png` crate indexes past the end of such a palette
+/// and panics. Walks the chunks before the image data only.
+fn check_png_palette(bytes: &[u8]) -> Result<(), DecodeError> {
+    let mut at = 8usize;
+    while let Some(head) = bytes.get(at..at + 8) {
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        match &head[4..8] {
+            b"PLTE" if !len.is_multiple_of(3) || len > 768 || len == 0 => {
+                return Err(DecodeError::Corrupt {
+                    format: MediaFormat::Png.as_str(),
+                    detail: format!("PLTE chunk of {len} bytes is not 1 to 256 RGB entries"),
+                })
+            }
+            b"IDAT" | b"IEND" => return Ok(()),
+            _ => {}
+        }
+        // Length, type, data and CRC.
+        at = match at.checked_add(12).and_then(|a| a.checked_add(len)) {
+            Some(next) => next,
+            None => return Ok(()),
+        };
+    }
+    Ok(())
 }
 
 /// The first frame of a GIF as Pillow shows it in mode `P` and converts it
@@ -322,7 +423,8 @@ fn decode_gif_first_frame(bytes: &[u8], limits: &Limits) -> Result<DecodedImage,
         .read_info(std::io::Cursor::new(bytes))
         .map_err(corrupt)?;
     let (sw, sh) = (u32::from(decoder.width()), u32::from(decoder.height()));
-    check_dimensions(MediaFormat::Gif, sw, sh, limits)?;
+    // One index byte per pixel, then RGB.
+    check_dimensions(MediaFormat::Gif, sw, sh, 1, limits)?;
     let global: Vec<u8> = decoder
         .global_palette()
         .map(|p| p.to_vec())

@@ -27,8 +27,8 @@
 //! allocated.
 
 use crate::{
-    check_dimensions, decode_native, sniff, to_rgb_like_pillow, DecodeError, DecodeOptions, Limits,
-    MediaFormat, Native, RgbImage, RgbaImage,
+    check_bytes, check_dimensions, contain, decode_native, to_rgb_like_pillow, DecodeError,
+    DecodeOptions, Limits, MediaFormat, Native, RgbImage, RgbaImage, MAX_SIDE,
 };
 use image::DynamicImage;
 use zune_core::bytestream::ZCursor;
@@ -80,16 +80,11 @@ impl DecodedForHash {
 /// Decode `bytes` within `limits` for hashing: JPEG luma directly when the
 /// file allows it, else RGB (see the module docs for how close the two are).
 pub fn decode_for_hash(bytes: &[u8], limits: &Limits) -> Result<DecodedForHash, DecodeError> {
-    if bytes.is_empty() {
-        return Err(DecodeError::Empty);
-    }
-    if bytes.len() > limits.max_bytes {
-        return Err(DecodeError::TooManyBytes {
-            size: bytes.len(),
-            limit: limits.max_bytes,
-        });
-    }
-    if sniff(bytes) == Some(MediaFormat::Jpeg) {
+    contain(bytes, || decode_for_hash_inner(bytes, limits))
+}
+
+fn decode_for_hash_inner(bytes: &[u8], limits: &Limits) -> Result<DecodedForHash, DecodeError> {
+    if check_bytes(bytes, limits)? == MediaFormat::Jpeg {
         if let Some(luma) = jpeg_luma(bytes, limits)? {
             return Ok(DecodedForHash {
                 format: MediaFormat::Jpeg,
@@ -134,7 +129,8 @@ fn jpeg_luma(bytes: &[u8], limits: &Limits) -> Result<Option<LumaImage>, DecodeE
         format: MediaFormat::Jpeg.as_str(),
         detail: e.to_string(),
     };
-    let max = limits.max_dimension as usize;
+    // JPEG's own fields are 16 bits wide; the pixel budget is what bounds memory.
+    let max = MAX_SIDE.min(u32::from(u16::MAX)) as usize;
     let options = DecoderOptions::default()
         .set_strict_mode(false)
         .set_max_width(max)
@@ -150,7 +146,8 @@ fn jpeg_luma(bytes: &[u8], limits: &Limits) -> Result<Option<LumaImage>, DecodeE
         u32::try_from(w).unwrap_or(u32::MAX),
         u32::try_from(h).unwrap_or(u32::MAX),
     );
-    check_dimensions(MediaFormat::Jpeg, width, height, limits)?;
+    // One luma byte per pixel out, about as much again of decoder state.
+    check_dimensions(MediaFormat::Jpeg, width, height, 2, limits)?;
     match decoder.input_colorspace() {
         Some(ColorSpace::YCbCr | ColorSpace::Luma) => {}
         _ => return Ok(None),

@@ -99,7 +99,17 @@ fn huge_header_is_rejected_before_decoding() {
         "{err}"
     );
     assert_eq!(err.kind(), "too_many_pixels");
-    let err = probe(&png_header_only(100_000, 10), &Limits::default()).unwrap_err();
+    let err = probe(&png_header_only(100_000, 1_000), &Limits::default()).unwrap_err();
+    assert_eq!(err.kind(), "too_many_pixels");
+    // The pixel budget decides, not a side: a thin strip passes the probe.
+    assert!(probe(&png_header_only(1_000_000, 1), &Limits::default()).is_ok());
+    // The memory budget counts too: 8,000,000 RGB8 pixels and the decoder's
+    // scratch need 40 MiB.
+    let tight = Limits {
+        max_memory_bytes: 32 << 20,
+        ..Limits::default()
+    };
+    let err = decode_image(&png_header_only(4_000, 2_000), &tight).unwrap_err();
     assert_eq!(err.kind(), "too_many_pixels");
     // Within the limits, the missing data is reported as corruption.
     let err = decode_image(&png_header_only(3000, 3000), &Limits::default()).unwrap_err();
@@ -267,7 +277,7 @@ proptest! {
             bytes[at % n] ^= x;
         }
         let keep = 1 + cut % n;
-        let limits = Limits { max_pixels: 1 << 20, max_dimension: 4096, ..Limits::default() };
+        let limits = Limits { max_pixels: 1 << 20, ..Limits::default() };
         let _ = decode_image(&bytes[..keep], &limits);
     }
 }
@@ -385,4 +395,120 @@ fn gif_frame_outside_the_screen() {
             );
         }
     }
+}
+
+/// A PNG chunk with its CRC.
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let mut crc = 0xffff_ffffu32;
+    for &b in kind.iter().chain(data.iter()) {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    out.extend_from_slice(&(!crc).to_be_bytes());
+}
+
+/// A 4x4 palette PNG whose PLTE chunk is `plte` (valid CRCs everywhere).
+fn palette_png(plte: &[u8]) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&4u32.to_be_bytes());
+    ihdr.extend_from_slice(&4u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 3, 0, 0, 0]);
+    png_chunk(&mut out, b"IHDR", &ihdr);
+    png_chunk(&mut out, b"PLTE", plte);
+    // Stored (uncompressed) zlib block of 4 rows: filter byte + 4 indices.
+    let raw: Vec<u8> = (0..4).flat_map(|_| [0u8, 0, 1, 0, 1]).collect();
+    let mut z = vec![0x78, 0x01, 0x01];
+    z.extend_from_slice(&(raw.len() as u16).to_le_bytes());
+    z.extend_from_slice(&(!(raw.len() as u16)).to_le_bytes());
+    z.extend_from_slice(&raw);
+    let adler = {
+        let (mut a, mut b) = (1u32, 0u32);
+        for &x in &raw {
+            a = (a + x as u32) % 65521;
+            b = (b + a) % 65521;
+        }
+        (b << 16) | a
+    };
+    z.extend_from_slice(&adler.to_be_bytes());
+    png_chunk(&mut out, b"IDAT", &z);
+    png_chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// The palette length that made the `png` crate panic (a PLTE whose length
+/// is not a multiple of 3) is a typed error on every decode path, and the
+/// same file with a proper palette decodes.
+#[test]
+fn palette_png_with_a_ragged_palette_is_a_typed_error() {
+    let good = palette_png(&[255, 0, 0, 0, 255, 0]);
+    let img = decode_image(&good, &Limits::default()).unwrap().rgb;
+    assert_eq!(img.get_pixel(1, 0).0, [0, 255, 0]);
+    for plte in [
+        &[255u8, 0, 0, 0, 255, 0, 7][..],
+        &[255, 0, 0, 0, 255, 0, 7, 8],
+    ] {
+        let bad = palette_png(plte);
+        let err = decode_image(&bad, &Limits::default()).unwrap_err();
+        assert_eq!(err.kind(), "corrupt", "{err:?}");
+        let err = vigil_decode::decode_for_hash(&bad, &Limits::default()).unwrap_err();
+        assert_eq!(err.kind(), "corrupt", "{err:?}");
+    }
+}
+
+/// Thin images within the pixel budget decode, as the reference decodes
+/// them: the pixel budget decides, not the length of a side.
+#[test]
+fn thin_images_within_the_pixel_budget_decode() {
+    let strip = ImageBuffer::from_fn(1, 1_000_000, |_, y| Luma([(y % 251) as u8]));
+    let png = encode(&strip, ImageFormat::Png);
+    let img = decode_image(&png, &Limits::default()).unwrap().rgb;
+    assert_eq!(img.dimensions(), (1, 1_000_000));
+
+    let row = ImageBuffer::from_fn(65_500, 1, |x, _| Rgb([(x % 256) as u8, 0, 0]));
+    let jpeg = encode(&row, ImageFormat::Jpeg);
+    assert_eq!(
+        decode_image(&jpeg, &Limits::default())
+            .unwrap()
+            .rgb
+            .dimensions(),
+        (65_500, 1)
+    );
+    assert_eq!(
+        vigil_decode::decode_for_hash(&jpeg, &Limits::default())
+            .unwrap()
+            .dimensions(),
+        (65_500, 1)
+    );
+
+    let wide = ImageBuffer::from_fn(65_535, 1, |x, _| Rgba([(x % 256) as u8, 9, 9, 255]));
+    let gif = encode(&wide, ImageFormat::Gif);
+    assert_eq!(
+        decode_image(&gif, &Limits::default())
+            .unwrap()
+            .rgb
+            .dimensions(),
+        (65_535, 1)
+    );
+}
+
+/// A panic inside a decoder becomes a typed error, whatever its cause:
+/// shown with a "decoder" that panics, through the same containment every
+/// decode path uses.
+#[test]
+fn a_panicking_decoder_is_contained() {
+    let png = palette_png(&[1, 2, 3]);
+    let r: Result<(), DecodeError> = vigil_decode::contain(&png, || panic!("decoder bug"));
+    let err = r.unwrap_err();
+    assert_eq!(err.kind(), "decoder_panic");
+    assert!(matches!(err, DecodeError::DecoderPanic { format: "png" }));
 }

@@ -24,8 +24,9 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -124,6 +125,9 @@ pub struct AuthSettings {
     pub rate_per_s: f64,
     /// Requests a key may send at once above the sustained rate.
     pub burst: f64,
+    /// Request bodies a key may have in flight at once (taken before the
+    /// body is read, so unverified bodies cannot pile up).
+    pub max_bodies_per_key: usize,
 }
 
 /// Why a request was refused. `kind()` is a bounded metric label.
@@ -136,8 +140,14 @@ pub enum Rejection {
     BadSignature,
     StaleTimestamp,
     Replayed,
-    RateLimited { retry_after_secs: u32 },
-    TooLarge { limit: usize },
+    RateLimited {
+        retry_after_secs: u32,
+    },
+    TooLarge {
+        limit: usize,
+    },
+    /// The key already has `max_bodies_per_key` bodies in flight.
+    TooManyInFlight,
 }
 
 impl Rejection {
@@ -152,6 +162,7 @@ impl Rejection {
             Rejection::Replayed => "replayed_request",
             Rejection::RateLimited { .. } => "rate_limited",
             Rejection::TooLarge { .. } => "too_large",
+            Rejection::TooManyInFlight => "too_many_in_flight",
         }
     }
 }
@@ -176,14 +187,57 @@ pub fn sign(
     path_and_query: &str,
     body: &[u8],
 ) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(canonical_head(timestamp, method, path_and_query).as_bytes());
-    mac.update(body);
-    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    v1_signature(
+        secret,
+        &canonical_head(timestamp, method, path_and_query),
+        body,
+    )
 }
 
 fn canonical_head(timestamp: i64, method: &str, path_and_query: &str) -> String {
     format!("v1\n{timestamp}\n{method}\n{path_and_query}\n")
+}
+
+/// `v1=` and the hex of HMAC-SHA256(secret, head + body).
+fn v1_signature(secret: &[u8], head: &str, body: &[u8]) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(head.as_bytes());
+    mac.update(body);
+    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The one check of a `v1` signature, for both directions: `timestamp`
+/// within `window_secs` of `now`, then `signature` (`v1=<hex>`) equal in
+/// constant time to HMAC-SHA256(secret, head(timestamp) + body). Returns
+/// the timestamp and the signature's bytes.
+fn check_v1(
+    secret: &[u8],
+    timestamp: &str,
+    signature: &str,
+    head: impl Fn(i64) -> String,
+    body: &[u8],
+    now: i64,
+    window_secs: i64,
+) -> Result<(i64, Vec<u8>), Rejection> {
+    let ts: i64 = timestamp.trim().parse().map_err(|_| Rejection::Malformed)?;
+    if (now - ts).abs() > window_secs {
+        return Err(Rejection::StaleTimestamp);
+    }
+    let hex_sig = signature
+        .trim()
+        .strip_prefix("v1=")
+        .ok_or(Rejection::Malformed)?;
+    let given = hex::decode(hex_sig).map_err(|_| Rejection::Malformed)?;
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(head(ts).as_bytes());
+    mac.update(body);
+    mac.verify_slice(&given)
+        .map_err(|_| Rejection::BadSignature)?;
+    Ok((ts, given))
+}
+
+fn webhook_head(timestamp: i64) -> String {
+    format!("v1\n{timestamp}\n")
 }
 
 /// The signature of an action webhook (the other direction: Vigil calls
@@ -191,10 +245,7 @@ fn canonical_head(timestamp: i64, method: &str, path_and_query: &str) -> String 
 /// `"v1\n" + timestamp + "\n" + body`). The platform recomputes it with
 /// the shared secret (docs/actions.md).
 pub fn sign_webhook(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(format!("v1\n{timestamp}\n").as_bytes());
-    mac.update(body);
-    format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    v1_signature(secret, &webhook_head(timestamp), body)
 }
 
 /// Check an action webhook's signature as a receiver would: the timestamp
@@ -208,20 +259,16 @@ pub fn verify_webhook(
     now: i64,
     window_secs: i64,
 ) -> Result<(), Rejection> {
-    let ts: i64 = timestamp.trim().parse().map_err(|_| Rejection::Malformed)?;
-    if (now - ts).abs() > window_secs {
-        return Err(Rejection::StaleTimestamp);
-    }
-    let hex_sig = signature
-        .trim()
-        .strip_prefix("v1=")
-        .ok_or(Rejection::Malformed)?;
-    let given = hex::decode(hex_sig).map_err(|_| Rejection::Malformed)?;
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(format!("v1\n{ts}\n").as_bytes());
-    mac.update(body);
-    mac.verify_slice(&given)
-        .map_err(|_| Rejection::BadSignature)
+    check_v1(
+        secret,
+        timestamp,
+        signature,
+        webhook_head,
+        body,
+        now,
+        window_secs,
+    )
+    .map(|_| ())
 }
 
 /// The parts of a signed request the signature covers.
@@ -239,12 +286,13 @@ struct Bucket {
     updated: f64,
 }
 
-/// Keys, the replay memory and the rate buckets.
+/// Keys, the replay memory, the rate buckets and each key's body slots.
 pub struct Authenticator {
     keys: HashMap<String, ApiKey>,
     settings: AuthSettings,
     replay: Mutex<ReplayMemory>,
     buckets: Mutex<HashMap<String, Bucket>>,
+    body_slots: HashMap<String, Arc<Semaphore>>,
 }
 
 /// Signatures seen within the window, oldest first.
@@ -274,12 +322,31 @@ impl ReplayMemory {
 
 impl Authenticator {
     pub fn new(keys: Vec<ApiKey>, settings: AuthSettings) -> Authenticator {
+        let body_slots = keys
+            .iter()
+            .map(|k| {
+                let slots = Semaphore::new(settings.max_bodies_per_key.max(1));
+                (k.id.clone(), Arc::new(slots))
+            })
+            .collect();
         Authenticator {
             keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
             settings,
             replay: Mutex::new(ReplayMemory::default()),
             buckets: Mutex::new(HashMap::new()),
+            body_slots,
         }
+    }
+
+    /// One of `key`'s body slots, held while its request body is read and
+    /// handled; [`Rejection::TooManyInFlight`] when all are taken.
+    pub fn body_slot(&self, key: &ApiKey) -> Result<OwnedSemaphorePermit, Rejection> {
+        self.body_slots
+            .get(&key.id)
+            .ok_or(Rejection::UnknownKey)?
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Rejection::TooManyInFlight)
     }
 
     pub fn key_count(&self) -> usize {
@@ -321,21 +388,16 @@ impl Authenticator {
             path_and_query,
             body,
         } = *req;
-        let ts: i64 = timestamp.trim().parse().map_err(|_| Rejection::Malformed)?;
         let window = self.settings.replay_window_secs;
-        if (now - ts).abs() > window {
-            return Err(Rejection::StaleTimestamp);
-        }
-        let hex_sig = signature
-            .trim()
-            .strip_prefix("v1=")
-            .ok_or(Rejection::Malformed)?;
-        let given = hex::decode(hex_sig).map_err(|_| Rejection::Malformed)?;
-        let mut mac = HmacSha256::new_from_slice(&key.secret).expect("HMAC takes any key length");
-        mac.update(canonical_head(ts, method, path_and_query).as_bytes());
-        mac.update(body);
-        mac.verify_slice(&given)
-            .map_err(|_| Rejection::BadSignature)?;
+        let (ts, given) = check_v1(
+            &key.secret,
+            timestamp,
+            signature,
+            |ts| canonical_head(ts, method, path_and_query),
+            body,
+            now,
+            window,
+        )?;
         let mut fingerprint = [0u8; 32];
         fingerprint.copy_from_slice(&given[..32.min(given.len())]);
         // Remembered until the timestamp itself leaves the window.
@@ -396,6 +458,7 @@ mod tests {
                 replay_window_secs: 300,
                 rate_per_s: 1.0,
                 burst: 2.0,
+                max_bodies_per_key: 2,
             },
         )
     }
@@ -687,5 +750,20 @@ mod tests {
         // One second later one more token.
         assert!(a.take_token(&k1, 1.0).is_ok());
         assert!(a.take_token(&k1, 1.0).is_err());
+    }
+
+    #[test]
+    fn body_slots_per_key() {
+        let a = auth();
+        let k1 = a.keys.get("k1").unwrap().clone();
+        let k2 = a.keys.get("k2").unwrap().clone();
+        let first = a.body_slot(&k1).unwrap();
+        let _second = a.body_slot(&k1).unwrap();
+        assert_eq!(a.body_slot(&k1).unwrap_err(), Rejection::TooManyInFlight);
+        // Another key has its own slots.
+        assert!(a.body_slot(&k2).is_ok());
+        // A finished request gives its slot back.
+        drop(first);
+        assert!(a.body_slot(&k1).is_ok());
     }
 }

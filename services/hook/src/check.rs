@@ -4,6 +4,10 @@
 //! suggested action. No classifier, no Kafka, nothing stored: the platform
 //! still sends the upload through `POST /v1/uploads` for the full pipeline
 //! and the record.
+//!
+//! At most `concurrency` checks are analysed at once (each may use the
+//! decode memory budget); a check that finds no free slot is answered 503
+//! with `Retry-After` before its body is read (docs/hardening.md).
 
 use crate::metrics;
 use crate::problem::Problem;
@@ -16,15 +20,29 @@ use chrono::Utc;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::Semaphore;
 use vigil_hashdb::Match;
 use vigil_pipeline::{decide, Action, Analyzer, Evidence, SharedPolicy, UploadId};
 
-/// What `/v1/check` needs: an analyzer without a classifier, and the
-/// policy in force (replaced when a new version is approved).
+/// What `/v1/check` needs: an analyzer without a classifier, the policy in
+/// force (replaced when a new version is approved), and the slots that
+/// bound concurrent checks.
 #[derive(Clone)]
 pub struct CheckState {
     pub analyzer: Analyzer,
     pub policy: SharedPolicy,
+    slots: Arc<Semaphore>,
+}
+
+impl CheckState {
+    /// Checks with `analyzer` under `policy`, at most `concurrency` at once.
+    pub fn new(analyzer: Analyzer, policy: SharedPolicy, concurrency: usize) -> CheckState {
+        CheckState {
+            analyzer,
+            policy,
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -78,16 +96,30 @@ async fn check_inner(state: &HookState, mp: Multipart) -> Result<Response, Probl
             "synchronous checks are not configured on this process",
         ));
     };
+    let Ok(_slot) = cs.slots.clone().try_acquire_owned() else {
+        metrics::BACKPRESSURE
+            .with_label_values(&["check_busy"])
+            .inc();
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Overloaded",
+            "every synchronous check slot is busy; retry shortly",
+        )
+        .with_retry_after(1));
+    };
     let (bytes, ctx) = read_multipart_for_check(mp, state.max_upload_bytes).await?;
     let analyzer = cs.analyzer.clone();
+    // The analyzer contains decoder panics itself; one that still escapes
+    // costs this check only (a typed error), never the process.
     let analysis = tokio::task::spawn_blocking(move || analyzer.analyze(&bytes))
         .await
         .map_err(|_| {
             Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                "the check failed",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "decoder_panic",
+                "Media could not be analysed",
+                "analysing this file failed; it was not hashed",
             )
         })?;
     let decode_error = analysis.decode_error.as_ref().map(|e| e.kind().to_string());

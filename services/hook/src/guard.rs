@@ -1,7 +1,13 @@
 //! The HTTP side of [`crate::auth`]: a middleware in front of the hook's
 //! routes that reads the credentials, applies the key's rate and size
 //! limits, verifies signatures over the buffered body, and answers every
-//! refusal with problem+json (401, 413, 429 with `Retry-After`).
+//! refusal with problem+json (401, 413, 429 and 503 with `Retry-After`).
+//!
+//! Nothing costly happens before the caller has paid for it
+//! (docs/hardening.md): the key's rate token, one of its body slots
+//! (`hook.max_bodies_per_key`) and the body's share of the process-wide
+//! body memory (`hook.body_memory_bytes`) are all taken before a byte of
+//! the body is read, and held until the response is sent.
 
 use crate::auth::{Authenticator, Credentials, Rejection, SignedRequest};
 use crate::metrics;
@@ -13,6 +19,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::Semaphore;
 
 /// What the middleware needs.
 pub struct Guard {
@@ -21,6 +28,24 @@ pub struct Guard {
     pub max_body_bytes: usize,
     /// Origin of the rate buckets' clock.
     pub started: Instant,
+    /// Memory for request bodies being read and handled, in KiB permits.
+    pub body_memory: Arc<Semaphore>,
+}
+
+impl Guard {
+    /// A guard over `auth` for bodies up to `max_body_bytes`, with
+    /// `body_memory_bytes` for all bodies in flight together.
+    pub fn new(auth: Arc<Authenticator>, max_body_bytes: usize, body_memory_bytes: u64) -> Guard {
+        let kib = usize::try_from(body_memory_bytes / 1024)
+            .unwrap_or(usize::MAX)
+            .clamp(1, Semaphore::MAX_PERMITS);
+        Guard {
+            auth,
+            max_body_bytes,
+            started: Instant::now(),
+            body_memory: Arc::new(Semaphore::new(kib)),
+        }
+    }
 }
 
 fn problem(r: &Rejection) -> Problem {
@@ -74,6 +99,13 @@ fn problem(r: &Rejection) -> Problem {
             "Replayed request",
             "this signed request was already received",
         ),
+        Rejection::TooManyInFlight => Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            r.kind(),
+            "Too many requests in flight",
+            "this key already has as many request bodies in flight as it may; retry when one is answered",
+        )
+        .with_retry_after(1),
     }
 }
 
@@ -126,6 +158,47 @@ pub async fn require_key(State(guard): State<Arc<Guard>>, req: Request, next: Ne
     if declared_len.is_some_and(|n| n > limit) {
         return refuse(Rejection::TooLarge { limit });
     }
+    // Paid for before the body is read: a rate token, a body slot of the
+    // key's own, and the body's share of the process's body memory.
+    if let Err(r) = guard
+        .auth
+        .take_token(&key, guard.started.elapsed().as_secs_f64())
+    {
+        return refuse(r);
+    }
+    // A request without a body (no length, not chunked) needs neither.
+    let has_body = declared_len.is_some_and(|n| n > 0)
+        || (declared_len.is_none() && h.contains_key(header::TRANSFER_ENCODING));
+    let _slot = match has_body.then(|| guard.auth.body_slot(&key)).transpose() {
+        Ok(s) => s,
+        Err(r) => return refuse(r),
+    };
+    let body_kib = if has_body {
+        declared_len
+            .unwrap_or(limit)
+            .min(limit)
+            .div_ceil(1024)
+            .max(1)
+    } else {
+        0
+    };
+    let Ok(_memory) = guard
+        .body_memory
+        .clone()
+        .try_acquire_many_owned(u32::try_from(body_kib).unwrap_or(u32::MAX))
+    else {
+        metrics::BACKPRESSURE
+            .with_label_values(&["body_memory"])
+            .inc();
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Overloaded",
+            "too many request bodies are being read at once; retry shortly",
+        )
+        .with_retry_after(1)
+        .into_response();
+    };
     let signed = match creds {
         Credentials::Signed {
             timestamp,
@@ -166,12 +239,6 @@ pub async fn require_key(State(guard): State<Arc<Guard>>, req: Request, next: Ne
     } else {
         req
     };
-    if let Err(r) = guard
-        .auth
-        .take_token(&key, guard.started.elapsed().as_secs_f64())
-    {
-        return refuse(r);
-    }
     metrics::AUTHENTICATED.with_label_values(&[kind]).inc();
     next.run(req).await
 }

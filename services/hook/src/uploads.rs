@@ -54,6 +54,8 @@ pub struct HookState {
     pub check: Option<CheckState>,
     /// API keys; `None` runs the hook without authentication.
     pub auth: Option<Arc<Authenticator>>,
+    /// Memory for request bodies in flight (authenticated hooks), bytes.
+    pub body_memory_bytes: u64,
     pub pressure: Arc<Pressure>,
 }
 
@@ -115,11 +117,7 @@ pub fn router(mut state: HookState) -> Router {
                 "hook authentication is on but no keys are loaded: every request is refused"
             );
         }
-        Arc::new(Guard {
-            auth,
-            max_body_bytes: limit,
-            started: Instant::now(),
-        })
+        Arc::new(Guard::new(auth, limit, state.body_memory_bytes))
     });
     let routes = Router::new()
         .route("/v1/uploads", post(create_upload))

@@ -238,25 +238,57 @@ impl Analyzer {
     }
 
     /// Analyse one piece of media. Never panics on hostile bytes: decode
-    /// problems are reported in `decode_error`.
+    /// problems are reported in `decode_error`, and a panic anywhere past
+    /// the exact hashes (a decoder or hasher bug) is contained and reported
+    /// as [`DecodeError::DecoderPanic`], with the exact hashes still matched.
     pub fn analyze(&self, bytes: &[u8]) -> Analysis {
-        let (md5, sha256) = timed("exact_hash", || {
-            let md5: [u8; 16] = Md5::digest(bytes).into();
-            let sha256: [u8; 32] = Sha256::digest(bytes).into();
-            (md5, sha256)
+        let (signals, md5, sha256) = timed("exact_hash", || exact_hashes(bytes));
+        #[cfg(debug_assertions)]
+        crate::failpoint::abort_if_armed(&sha256);
+        let analysed = vigil_decode::contain(bytes, || {
+            Ok(self.analyze_media(bytes, signals.clone(), md5, sha256))
         });
-        let mut signals = vec![
-            SignalValue {
-                signal_type: SignalType::Md5,
-                value: hex::encode(md5),
-                quality: None,
-            },
-            SignalValue {
-                signal_type: SignalType::Sha256,
-                value: hex::encode(sha256),
-                quality: None,
-            },
-        ];
+        match analysed {
+            Ok(a) => a,
+            Err(e) => {
+                metrics::DECODE_ERRORS.with_label_values(&[e.kind()]).inc();
+                tracing::error!(
+                    error_kind = e.kind(),
+                    "analysis panicked on an upload; contained, deciding on its exact hashes"
+                );
+                let mut a = self.analyze_exact(bytes);
+                a.decode_error = Some(e);
+                a
+            }
+        }
+    }
+
+    /// The exact hashes of `bytes` and their matches, and nothing else: no
+    /// decoder runs. For uploads that must not be decoded again (a poison
+    /// record) and after a contained panic.
+    pub fn analyze_exact(&self, bytes: &[u8]) -> Analysis {
+        let (signals, md5, sha256) = exact_hashes(bytes);
+        let matches = timed("match", || self.lookup(&Signals::exact(md5, sha256)));
+        Analysis {
+            signals,
+            pdq_quality: None,
+            matches,
+            classifier: None,
+            decode_error: None,
+            classifier_error: None,
+            video: None,
+        }
+    }
+
+    /// Everything after the exact hashes: decode, perceptual hashes, bank
+    /// lookup, classifier (or the video branch).
+    fn analyze_media(
+        &self,
+        bytes: &[u8],
+        mut signals: Vec<SignalValue>,
+        md5: [u8; 16],
+        sha256: [u8; 32],
+    ) -> Analysis {
         if let Some(video) = &self.video {
             if vigil_decode::video::sniff_video(bytes).is_some() {
                 return self.analyze_video(bytes, video, signals, md5, sha256);
@@ -321,6 +353,26 @@ impl Analyzer {
             video: None,
         }
     }
+}
+
+/// MD5 and SHA-256 of the file, as signals and as bytes. Plain hashing of
+/// the bytes: no parser runs.
+fn exact_hashes(bytes: &[u8]) -> (Vec<SignalValue>, [u8; 16], [u8; 32]) {
+    let md5: [u8; 16] = Md5::digest(bytes).into();
+    let sha256: [u8; 32] = Sha256::digest(bytes).into();
+    let signals = vec![
+        SignalValue {
+            signal_type: SignalType::Md5,
+            value: hex::encode(md5),
+            quality: None,
+        },
+        SignalValue {
+            signal_type: SignalType::Sha256,
+            value: hex::encode(sha256),
+            quality: None,
+        },
+    ];
+    (signals, md5, sha256)
 }
 
 /// The image-side error type the worker reports and dead-letters, for a

@@ -80,6 +80,13 @@ fn raise_to(action: &mut Action, a: Action) {
     }
 }
 
+/// The `decode_error` kind of an upload whose analysis was started
+/// `worker.max_attempts` times without finishing (a poison record).
+pub const POISON: &str = "poison";
+
+/// The review queue reason of a poison record.
+pub const NOT_ANALYSED_QUEUE: &str = "not_analysed";
+
 /// Everything the decision is based on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evidence {
@@ -232,12 +239,23 @@ pub fn decide(ev: &Evidence, policy: &Policy) -> (Verdict, Option<ReviewItem>) {
     }
 
     if let Some(kind) = &ev.decode_error {
-        reasons.push(format!(
-            "media could not be decoded ({kind}): only exact hashes were matched"
-        ));
-        if policy.undecodable == UndecodableAction::Review {
+        if kind == POISON {
+            // Analysis was started again and again and never finished: the
+            // file kills whatever parses it. Never analysed again, never
+            // passed unseen: a person looks (docs/hardening.md).
+            reasons.push(
+                "media could not be analysed: every attempt ended with the analysing process dying, so it is not decoded again; only exact hashes were matched".into(),
+            );
             raise(Action::Review, &mut action);
-            queue_reason.get_or_insert("undecodable");
+            queue_reason.get_or_insert(NOT_ANALYSED_QUEUE);
+        } else {
+            reasons.push(format!(
+                "media could not be decoded ({kind}): only exact hashes were matched"
+            ));
+            if policy.undecodable == UndecodableAction::Review {
+                raise(Action::Review, &mut action);
+                queue_reason.get_or_insert("undecodable");
+            }
         }
     }
 

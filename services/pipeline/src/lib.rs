@@ -7,6 +7,8 @@ pub mod actions;
 pub mod analyze;
 pub mod audit;
 pub mod decide;
+#[cfg(debug_assertions)]
+pub mod failpoint;
 pub mod imagehash;
 pub mod messages;
 pub mod metrics;
@@ -21,7 +23,10 @@ pub use analyze::{
     Analysis, Analyzer, SharedHashDb, SharedVideoIndex, VideoAnalysis, VideoSupport,
 };
 pub use audit::{AuditSample, SampleKind, ShadowDisagreement};
-pub use decide::{decide, decide_with_video, Evidence, MatchEvidence, VideoMatchEvidence};
+pub use decide::{
+    decide, decide_with_video, Evidence, MatchEvidence, VideoMatchEvidence, NOT_ANALYSED_QUEUE,
+    POISON,
+};
 pub use messages::{
     Action, DlqRecord, PlatformContext, ReviewItem, SignalValue, UploadId, UploadMsg, Verdict,
     MESSAGE_VERSION,

@@ -1,7 +1,8 @@
 //! Accounts and sessions: argon2id password hashes, random session tokens
 //! (only their SHA-256 is stored), a per-session CSRF token that every
 //! cookie-authenticated form must echo, bearer tokens for API clients, and
-//! a sign-in rate limit per account.
+//! sign-in limits per account, per client address and per pair, counted in
+//! the database before the password is checked ([`SignInGate`]).
 
 use crate::problem::Problem;
 use crate::ReviewState;
@@ -13,9 +14,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::time::Duration;
+use tokio::sync::Semaphore;
 use vigil_store::{Role, Store};
 
 /// The session cookie's name.
@@ -102,41 +103,243 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Sign-in failures per account within a window.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+/// How many sign-in attempts are allowed per window: per account (from
+/// anywhere), per client address (any account, known or not) and per
+/// account and address together. Every attempt counts, before the password
+/// is checked; a successful sign-in clears its account's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInLimits {
+    pub per_account: u32,
+    pub per_address: u32,
+    pub per_account_and_address: u32,
+    pub window: Duration,
+    /// Password checks (argon2id, 19 MiB each) run at once, process-wide.
+    pub concurrent_checks: usize,
 }
 
-impl LoginLimiter {
-    pub const MAX_FAILURES: u32 = 5;
-    pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+impl Default for SignInLimits {
+    fn default() -> Self {
+        SignInLimits {
+            per_account: 100,
+            per_address: 30,
+            per_account_and_address: 5,
+            window: Duration::from_secs(15 * 60),
+            concurrent_checks: 2,
+        }
+    }
+}
 
-    pub fn blocked(&self, username: &str) -> bool {
-        let map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(username)
-            .is_some_and(|(n, since)| *n >= Self::MAX_FAILURES && since.elapsed() < Self::WINDOW)
+/// The sign-in gate: attempt counters in the database (shared by every
+/// replica) and a bound on password checks running at once, so sign-in
+/// attempts cost the attacker a request each and the server a bounded
+/// amount of memory (docs/hardening.md).
+pub struct SignInGate {
+    pub limits: SignInLimits,
+    checks: Semaphore,
+}
+
+/// Why a sign-in attempt was refused before its password was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttled {
+    /// Over one of the [`SignInLimits`] counters.
+    TooManyAttempts,
+    /// Every password-check slot stayed busy for the wait allowed.
+    Busy,
+}
+
+impl SignInGate {
+    pub fn new(limits: SignInLimits) -> SignInGate {
+        SignInGate {
+            limits,
+            checks: Semaphore::new(limits.concurrent_checks.max(1)),
+        }
     }
 
-    pub fn failed(&self, username: &str) {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            map.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
+    fn keys(username: &str, addr: Option<IpAddr>) -> Vec<String> {
+        let mut keys = vec![format!("account:{username}")];
+        if let Some(a) = addr {
+            keys.push(format!("address:{a}"));
+            keys.push(format!("pair:{username}|{a}"));
         }
-        let e = map
-            .entry(username.to_string())
-            .or_insert((0, Instant::now()));
-        if e.1.elapsed() >= Self::WINDOW {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
+        keys
     }
 
-    pub fn succeeded(&self, username: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(username);
+    /// Count this attempt against every counter it falls under; refuse it
+    /// when any is over its limit.
+    pub async fn admit(
+        &self,
+        store: &Store,
+        username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), Problem> {
+        let l = self.limits;
+        for key in Self::keys(username, addr) {
+            let limit = if key.starts_with("account:") {
+                l.per_account
+            } else if key.starts_with("address:") {
+                l.per_address
+            } else {
+                l.per_account_and_address
+            };
+            if store.count_signin_attempt(&key, l.window).await? > limit {
+                crate::metrics::LOGINS
+                    .with_label_values(&["rate_limited"])
+                    .inc();
+                return Err(throttled(Throttled::TooManyAttempts, l.window));
+            }
+        }
+        Ok(())
+    }
+
+    /// Run `check` (a password verification) when a slot is free, waiting
+    /// at most ten seconds for one.
+    pub async fn check<T: Send + 'static>(
+        &self,
+        check: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Problem> {
+        let permit = tokio::time::timeout(Duration::from_secs(10), self.checks.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                crate::metrics::LOGINS.with_label_values(&["busy"]).inc();
+                throttled(Throttled::Busy, self.limits.window)
+            })?;
+        let out = tokio::task::spawn_blocking(check)
+            .await
+            .map_err(|_| Problem::unavailable())?;
+        drop(permit);
+        Ok(out)
+    }
+
+    /// A successful sign-in clears the counters of its account.
+    pub async fn succeeded(
+        &self,
+        store: &Store,
+        username: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), Problem> {
+        let keys = Self::keys(username, addr);
+        let account_keys: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !k.starts_with("address:"))
+            .collect();
+        store.clear_signin_attempts(&account_keys).await?;
+        Ok(())
+    }
+}
+
+fn throttled(why: Throttled, window: Duration) -> Problem {
+    match why {
+        Throttled::TooManyAttempts => Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            &format!(
+                "Too many sign-in attempts for this account or from this address; wait {} minutes.",
+                window.as_secs().div_ceil(60)
+            ),
+        )
+        .with_retry_after(window.as_secs().min(u64::from(u32::MAX)) as u32),
+        Throttled::Busy => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "Too many sign-ins at once; try again in a few seconds.",
+        )
+        .with_retry_after(2),
+    }
+}
+
+/// Networks (`10.0.0.0/8`, `fd00::/8`, or one address) of reverse proxies
+/// whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not an IP address or network (a.b.c.d/n)");
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |ip: IpAddr| -> (u128, u8) {
+            match ip {
+                IpAddr::V4(v) => (u128::from(u32::from(v)) << 96, 32),
+                IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ((net, w1), (x, w2)) = (bits(self.addr), bits(ip.to_canonical()));
+        if w1 != w2 {
+            return false;
+        }
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.prefix))
+        };
+        net & mask == x & mask
+    }
+}
+
+/// The client's address: the peer of the connection, or, when the peer is
+/// a trusted proxy, the nearest `X-Forwarded-For` entry that is not one.
+pub fn client_addr(parts: &Parts, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let forwarded: Vec<IpAddr> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .collect();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|ip| !is_trusted(*ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// The client address of a request, for sign-in limits.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<ReviewState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ReviewState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_addr(
+            parts,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 
@@ -280,15 +483,39 @@ mod tests {
     }
 
     #[test]
-    fn limiter_blocks_after_failures() {
-        let l = LoginLimiter::default();
-        for _ in 0..LoginLimiter::MAX_FAILURES {
-            assert!(!l.blocked("a"));
-            l.failed("a");
-        }
-        assert!(l.blocked("a"));
-        assert!(!l.blocked("b"));
-        l.succeeded("a");
-        assert!(!l.blocked("a"));
+    fn networks_and_client_addresses() {
+        let net: IpNet = "10.0.0.0/8".parse().unwrap();
+        assert!(net.contains("10.1.2.3".parse().unwrap()));
+        assert!(!net.contains("11.1.2.3".parse().unwrap()));
+        assert!(net.contains("::ffff:10.9.9.9".parse().unwrap()));
+        let one: IpNet = "192.168.1.7".parse().unwrap();
+        assert!(one.contains("192.168.1.7".parse().unwrap()));
+        assert!(!one.contains("192.168.1.8".parse().unwrap()));
+        let v6: IpNet = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<IpNet>().is_err());
+        assert!("example".parse::<IpNet>().is_err());
+
+        let req = |peer: &str, xff: Option<&str>| {
+            let mut b = axum::http::Request::builder();
+            if let Some(x) = xff {
+                b = b.header("x-forwarded-for", x);
+            }
+            let (mut parts, ()) = b.body(()).unwrap().into_parts();
+            parts.extensions.insert(axum::extract::ConnectInfo(
+                peer.parse::<std::net::SocketAddr>().unwrap(),
+            ));
+            parts
+        };
+        let trusted = vec![net];
+        // An untrusted peer's header is ignored.
+        let p = req("203.0.113.9:5000", Some("1.2.3.4"));
+        assert_eq!(client_addr(&p, &trusted), "203.0.113.9".parse().ok());
+        // A trusted proxy: the nearest entry that is not a proxy.
+        let p = req("10.0.0.2:5000", Some("1.2.3.4, 198.51.100.7, 10.0.0.3"));
+        assert_eq!(client_addr(&p, &trusted), "198.51.100.7".parse().ok());
+        let p = req("10.0.0.2:5000", None);
+        assert_eq!(client_addr(&p, &trusted), "10.0.0.2".parse().ok());
     }
 }

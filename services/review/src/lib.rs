@@ -67,6 +67,10 @@ pub struct ReviewConfig {
     /// Limits for decoding a video into its contact sheet (the `[video]`
     /// limits the worker uses).
     pub video_limits: vigil_decode::video::VideoLimits,
+    /// Sign-in attempt limits.
+    pub signin: auth::SignInLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<auth::IpNet>,
 }
 
 impl Default for ReviewConfig {
@@ -80,6 +84,8 @@ impl Default for ReviewConfig {
             evidence_retention: Duration::from_secs(183 * 24 * 3600),
             routing: routing::Routing::default(),
             video_limits: vigil_decode::video::VideoLimits::default(),
+            signin: auth::SignInLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -91,7 +97,8 @@ pub struct ReviewState {
     pub media: MediaStore,
     pub publish: Option<Publish>,
     pub config: Arc<ReviewConfig>,
-    pub limiter: Arc<auth::LoginLimiter>,
+    /// Sign-in attempt limits and the bound on password checks.
+    pub signin: Arc<auth::SignInGate>,
     /// Full-text search over the audit log (None if the index could not be created).
     pub search: Option<Arc<search::SearchIndex>>,
     /// Guarded bank and policy changes (the proposals page); None: the page
@@ -111,8 +118,8 @@ impl ReviewState {
             store,
             media,
             publish,
+            signin: Arc::new(auth::SignInGate::new(config.signin)),
             config: Arc::new(config),
-            limiter: Arc::new(auth::LoginLimiter::default()),
             search: match search::SearchIndex::new() {
                 Ok(i) => Some(Arc::new(i)),
                 Err(e) => {
@@ -389,6 +396,13 @@ pub async fn run_outbox(state: ReviewState, every: Duration, mut shutdown: watch
     loop {
         if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
             last_purge = Some(std::time::Instant::now());
+            if let Err(e) = state
+                .store
+                .purge_signin_attempts(state.signin.limits.window)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot purge old sign-in counters");
+            }
             match state.purge_expired_evidence().await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "purged evidence past its retention period"),

@@ -37,7 +37,7 @@ pub static REFUSALS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static LOGINS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "vigil_review_logins_total",
-        "Sign-in attempts, by outcome (ok, bad_credentials, rate_limited).",
+        "Sign-in attempts, by outcome (ok, bad_credentials, rate_limited: over a sign-in limit, busy: no password-check slot in time).",
         &["outcome"]
     )
     .expect("metric registers once")

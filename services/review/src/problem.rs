@@ -11,6 +11,8 @@ pub struct Problem {
     /// Short bounded kind, also the metric label.
     pub kind: &'static str,
     pub detail: String,
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
+    pub retry_after: Option<u32>,
 }
 
 impl Problem {
@@ -19,7 +21,13 @@ impl Problem {
             status,
             kind,
             detail: detail.to_string(),
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, secs: u32) -> Problem {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn unavailable() -> Problem {
@@ -89,11 +97,16 @@ impl IntoResponse for Problem {
             "status": self.status.as_u16(),
             "detail": self.detail,
         });
-        (
+        let mut r = (
             self.status,
             [("content-type", "application/problem+json")],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        r
     }
 }

@@ -6,7 +6,7 @@
 //! is shown as a contact sheet of still frames, never played.
 
 use crate::api::{self, AuditParams};
-use crate::auth::{self, User};
+use crate::auth::{self, ClientAddr, User};
 use crate::problem::Problem;
 use crate::{metrics, CaseContext, ReviewState};
 use axum::extract::{Form, Path, Query, State};
@@ -154,8 +154,12 @@ pub async fn login_form(State(state): State<ReviewState>) -> Response {
     login_page(&state, None, StatusCode::OK)
 }
 
-pub async fn login_submit(State(state): State<ReviewState>, Form(f): Form<LoginForm>) -> Response {
-    match api::sign_in(&state, f.username.trim(), &f.password).await {
+pub async fn login_submit(
+    State(state): State<ReviewState>,
+    ClientAddr(client): ClientAddr,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    match api::sign_in(&state, f.username.trim(), &f.password, client).await {
         Ok(token) => {
             let secure = if state.config.secure_cookies {
                 "; Secure"

@@ -118,8 +118,9 @@ impl Store {
     /// Write a verdict, its review item, and the accountability records of
     /// the same decision in one transaction: the blind audit samples (with
     /// a review item of kind `audit` when the verdict has none) and a
-    /// shadow disagreement. Idempotent like [`Store::write_verdict`];
-    /// returns whether the verdict was new (only then is anything written).
+    /// shadow disagreement. The worker's path: it also takes the upload's
+    /// decided claim, so it returns `false` (and writes nothing) when the
+    /// upload already has a verdict under any policy version.
     pub async fn write_verdict_audited(
         &self,
         v: &Verdict,
@@ -128,8 +129,15 @@ impl Store {
         shadow: Option<&ShadowDisagreement>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = write_verdict_in(&mut tx, v, review).await?;
-        if inserted {
+        // One effective verdict per upload: a worker decides only an upload
+        // nobody decided yet, under whichever policy (docs/hardening.md).
+        if !crate::attempts::claim_decision(&mut tx, v).await?
+            || !write_verdict_in(&mut tx, v, review).await?
+        {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        {
             let now = ts(v.decided_at);
             if review.is_none() {
                 if let Some(first) = samples.first() {
@@ -199,7 +207,7 @@ impl Store {
             }
         }
         tx.commit().await?;
-        Ok(inserted)
+        Ok(true)
     }
 
     /// Audit samples of an upload: `(kind, stratum, rate, live_action)`.

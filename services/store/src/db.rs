@@ -334,6 +334,11 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let inserted = write_verdict_in(&mut tx, v, review).await?;
+        if inserted {
+            // A late verdict (retro-hunt, referral) on an upload no worker
+            // decided yet makes it decided too.
+            crate::attempts::claim_decision(&mut tx, v).await?;
+        }
         tx.commit().await?;
         Ok(inserted)
     }

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accountability;
+mod attempts;
 mod banks;
 pub mod db;
 pub mod governance;
@@ -13,6 +14,7 @@ pub mod media;
 mod migrations;
 pub mod retro;
 pub mod review;
+mod signin;
 
 pub use banks::BankChangeRecord;
 pub use db::{ReviewItemRow, Store, StoreError, UploadRow, UploadStatus};

@@ -8,6 +8,7 @@
 mod accountability;
 mod delivery;
 mod governance;
+mod hardening;
 mod retro;
 mod routing;
 mod scale;
@@ -167,4 +168,5 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE retained_signals ADD COLUMN phash TEXT",
         ],
     ),
+    (12, hardening::STATEMENTS),
 ];

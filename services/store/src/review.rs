@@ -497,19 +497,19 @@ fn audit_row(r: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
 }
 
 /// The fields of one audit record, written inside a caller's transaction.
-struct Audit<'a> {
-    actor: &'a str,
-    action: &'a str,
-    upload_id: Option<&'a str>,
-    policy_version: Option<&'a str>,
-    decision: Option<&'a str>,
-    reason: Option<&'a str>,
-    note: Option<&'a str>,
-    detail: Option<String>,
+pub(crate) struct Audit<'a> {
+    pub(crate) actor: &'a str,
+    pub(crate) action: &'a str,
+    pub(crate) upload_id: Option<&'a str>,
+    pub(crate) policy_version: Option<&'a str>,
+    pub(crate) decision: Option<&'a str>,
+    pub(crate) reason: Option<&'a str>,
+    pub(crate) note: Option<&'a str>,
+    pub(crate) detail: Option<String>,
 }
 
 impl Audit<'_> {
-    async fn insert<'c, E>(&self, at: &str, exec: E) -> Result<(), sqlx::Error>
+    pub(crate) async fn insert<'c, E>(&self, at: &str, exec: E) -> Result<(), sqlx::Error>
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {

@@ -14,7 +14,7 @@ pub mod worker;
 pub use embedded::EmbeddedKafka;
 pub use producer::Producer;
 pub use topics::Topics;
-pub use worker::{Worker, WorkerConfig, WorkerDeps};
+pub use worker::{AnalysisGate, Worker, WorkerConfig, WorkerDeps, DEFAULT_MAX_ATTEMPTS};
 
 /// Errors from the Kafka side.
 #[derive(Debug, thiserror::Error)]

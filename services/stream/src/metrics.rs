@@ -1,8 +1,8 @@
 //! Metrics owned by the Kafka side (DESIGN.md §9).
 
 use prometheus::{
-    register_histogram, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounterVec,
-    IntGaugeVec,
+    register_histogram, register_int_counter, register_int_counter_vec, register_int_gauge_vec,
+    Histogram, IntCounter, IntCounterVec, IntGaugeVec,
 };
 use std::sync::LazyLock;
 
@@ -20,6 +20,14 @@ pub static DLQ: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "vigil_worker_dlq_total",
         "Records sent to the dead-letter topic, by error kind.",
         &["error_kind"]
+    )
+    .expect("metric registers once")
+});
+
+pub static POISON: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "vigil_worker_poison_records_total",
+        "Uploads not analysed because their analysis was started worker.max_attempts times without finishing; each is dead-lettered (error_kind=\"poison\") and sent to human review."
     )
     .expect("metric registers once")
 });

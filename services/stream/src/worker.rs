@@ -2,11 +2,20 @@
 //! stage chain off the async runtime, decide, durably write the verdict (and
 //! review item), publish it, and only then mark the offset for commit.
 //!
-//! Delivery is at-least-once; every write is idempotent on
-//! `(upload_id, policy_version)`, so a redelivered record re-sends the stored
-//! verdict instead of deciding again. A record that cannot be processed goes
-//! to `vigil.dlq` with a bounded error kind; transient failures (database,
-//! broker, media store) are retried with backoff and never skipped.
+//! Delivery is at-least-once; an upload is decided once, whatever the policy
+//! version (the verdict's transaction takes the upload's decided claim), so
+//! a redelivered record re-sends the stored verdict instead of deciding
+//! again. A record that cannot be processed goes to `vigil.dlq` with a
+//! bounded error kind; transient failures (database, broker, media store)
+//! are retried with backoff and never skipped.
+//!
+//! Hostile media cannot stop a worker (docs/hardening.md): a panic in
+//! analysis is contained and the upload decided on its exact hashes; every
+//! start of an analysis is counted in the database first, and an upload
+//! whose analysis started `max_attempts` times without finishing (the
+//! process died each time: an abort, a crash in C code, an OOM kill) is a
+//! poison record: never analysed again, dead-lettered (`poison`) and sent
+//! to human review.
 
 use crate::metrics;
 use crate::producer::Producer;
@@ -24,8 +33,8 @@ use tokio::sync::watch;
 use vigil_pipeline::audit::{compare_shadow, sample_verdict, AuditSample};
 use vigil_pipeline::sor::add_provenance;
 use vigil_pipeline::{
-    decide_with_video, Analyzer, DlqRecord, Evidence, Policy, SharedPolicy, UploadMsg, Verdict,
-    MESSAGE_VERSION,
+    decide_with_video, Analysis, Analyzer, DlqRecord, Evidence, Policy, SharedPolicy, UploadId,
+    UploadMsg, Verdict, MESSAGE_VERSION, POISON,
 };
 use vigil_store::{MediaStore, Store, UploadStatus};
 
@@ -60,7 +69,23 @@ pub struct WorkerDeps {
     pub shadow_policy: Option<Arc<Policy>>,
     pub producer: Producer,
     pub topics: Topics,
+    /// Starts of an upload's analysis after which it is a poison record:
+    /// not analysed again, dead-lettered and sent to review
+    /// (`worker.max_attempts`, docs/hardening.md).
+    pub max_attempts: u32,
+    /// Shared by the process's workers: an upload whose earlier analysis
+    /// never finished is analysed alone, so that a crash then is its own
+    /// and never counts against an innocent upload that was in flight.
+    pub isolation: AnalysisGate,
 }
+
+/// Analyses share it; an upload under suspicion (an earlier start never
+/// finished) holds it alone.
+#[derive(Clone, Default)]
+pub struct AnalysisGate(Arc<tokio::sync::RwLock<()>>);
+
+/// The default of [`WorkerDeps::max_attempts`].
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 /// Reports per-partition consumer lag from librdkafka's statistics.
 pub struct LagContext;
@@ -125,6 +150,8 @@ impl Worker {
             )
             .create_with_context(LagContext)?;
         consumer.subscribe(&[deps.topics.uploads.as_str()])?;
+        // Exported from the start, at 0, for the dashboards and alerts.
+        std::sync::LazyLock::force(&metrics::POISON);
         Ok(Worker { consumer, deps })
     }
 
@@ -286,12 +313,13 @@ pub async fn process_record(
     };
     let policy = deps.policy.current();
 
-    // A redelivered record: re-publish what was decided, decide nothing twice.
-    let existing = retry("db_read", shutdown, || {
-        deps.store.verdict_for(&msg.upload_id, &policy.version)
+    // A redelivered record: re-publish what was decided, decide nothing
+    // twice, not even under a policy version that came in force since.
+    let effective = retry("db_read", shutdown, || {
+        deps.store.effective_verdict(&msg.upload_id)
     })
     .await?;
-    if let Some(v) = existing {
+    if let Some(v) = effective {
         publish_verdict(deps, shutdown, &v).await?;
         metrics::REDELIVERED.with_label_values(&[topic]).inc();
         return Ok(Outcome::Redelivered);
@@ -325,10 +353,40 @@ pub async fn process_record(
         }
     };
 
-    let analyzer = deps.analyzer.clone();
-    let analysis = tokio::task::spawn_blocking(move || analyzer.analyze(&bytes))
-        .await
-        .map_err(|e| StreamError::Embedded(format!("analysis task failed: {e}")))?;
+    // Counted before it starts: an analysis that kills the process leaves
+    // this count behind and nothing else.
+    let attempts = retry("db_write", shutdown, || {
+        deps.store.start_analysis(&msg.upload_id)
+    })
+    .await?;
+    let poison = attempts > deps.max_attempts;
+    // A start that never finished may have been another upload's crash:
+    // from the second start on, nothing else is analysed beside it.
+    let (_shared, _alone) = if attempts > 1 {
+        (None, Some(deps.isolation.0.write().await))
+    } else {
+        (Some(deps.isolation.0.read().await), None)
+    };
+    let (analysis, dlq_error) = if poison {
+        metrics::POISON.inc();
+        tracing::error!(
+            attempts = attempts - 1,
+            "an upload's analysis was started and never finished too often; not analysing it again (poison record)"
+        );
+        let analysis = run_analysis(deps, bytes, Analyzer::analyze_exact).await?;
+        let detail = format!(
+            "analysis was started {} times and never finished (the process died each time); not analysed again",
+            attempts - 1
+        );
+        (analysis, Some((POISON.to_string(), detail)))
+    } else {
+        let analysis = run_analysis(deps, bytes, Analyzer::analyze).await?;
+        let dlq_error = analysis
+            .decode_error
+            .as_ref()
+            .map(|e| (e.kind().to_string(), e.to_string()));
+        (analysis, dlq_error)
+    };
     if let Some(e) = &analysis.classifier_error {
         tracing::warn!(error = %e, "classifier failed; deciding without it");
     }
@@ -339,7 +397,7 @@ pub async fn process_record(
         pdq_quality: analysis.pdq_quality,
         matches: analysis.matches,
         classifier: analysis.classifier,
-        decode_error: analysis.decode_error.as_ref().map(|e| e.kind().to_string()),
+        decode_error: dlq_error.as_ref().map(|(kind, _)| kind.clone()),
         now: Utc::now(),
     };
     let video_matches = analysis
@@ -384,15 +442,13 @@ pub async fn process_record(
             .write_verdict_audited(&verdict, review.as_ref(), &samples, shadow.as_ref())
     })
     .await?;
-    // If another worker won a race for the same record, publish its verdict.
+    // If another worker won a race for the same upload, publish its verdict.
     let verdict = if inserted {
         verdict
     } else {
-        retry("db_read", shutdown, || {
-            deps.store.verdict_for(&msg.upload_id, &policy.version)
-        })
-        .await?
-        .unwrap_or(verdict)
+        stored_verdict(deps, shutdown, &msg.upload_id)
+            .await?
+            .unwrap_or(verdict)
     };
     if let Some(item) = review.as_ref().filter(|_| inserted) {
         retry("produce_review", shutdown, || {
@@ -402,11 +458,11 @@ pub async fn process_record(
         .await?;
     }
     publish_verdict(deps, shutdown, &verdict).await?;
-    if let Some(e) = &analysis.decode_error {
+    if let Some((kind, detail)) = dlq_error {
         dead_letter(
             deps,
             shutdown,
-            dlq(Some(msg.upload_id.clone()), e.kind(), e.to_string()),
+            dlq(Some(msg.upload_id.clone()), &kind, detail),
         )
         .await?;
     }
@@ -430,6 +486,41 @@ pub async fn process_record(
         metrics::UPLOAD_TO_VERDICT.observe(latency.as_secs_f64());
     }
     Ok(Outcome::Decided(verdict.action.as_str()))
+}
+
+/// The upload's latest stored verdict, under any policy version.
+async fn stored_verdict(
+    deps: &WorkerDeps,
+    shutdown: &watch::Receiver<bool>,
+    id: &UploadId,
+) -> Result<Option<Verdict>, StreamError> {
+    retry("db_read", shutdown, || deps.store.latest_verdict(id)).await
+}
+
+/// Run `analyze` on the blocking pool. A panic that escaped the analyzer's
+/// own containment still costs only this upload: it is decided on its
+/// exact hashes, with the panic reported as its decode error.
+async fn run_analysis(
+    deps: &WorkerDeps,
+    bytes: Vec<u8>,
+    analyze: fn(&Analyzer, &[u8]) -> Analysis,
+) -> Result<Analysis, StreamError> {
+    let bytes = Arc::new(bytes);
+    let (analyzer, media) = (deps.analyzer.clone(), bytes.clone());
+    match tokio::task::spawn_blocking(move || analyze(&analyzer, &media)).await {
+        Ok(a) => Ok(a),
+        Err(e) if e.is_panic() => {
+            tracing::error!("analysis task panicked; deciding on exact hashes");
+            let analyzer = deps.analyzer.clone();
+            let mut a = tokio::task::spawn_blocking(move || analyzer.analyze_exact(&bytes))
+                .await
+                .map_err(|e| StreamError::Embedded(format!("exact hashing failed: {e}")))?;
+            a.decode_error = Some(vigil_decode::DecodeError::DecoderPanic { format: "unknown" });
+            Ok(a)
+        }
+        // Cancelled: the runtime is shutting down.
+        Err(_) => Err(StreamError::Shutdown),
+    }
 }
 
 fn max_media_bytes(deps: &WorkerDeps) -> u64 {

@@ -77,6 +77,7 @@ impl App {
     /// Start the roles of `config`. Returns once the HTTP API is listening
     /// and the workers have subscribed.
     pub async fn start(config: &Config, roles: Roles) -> anyhow::Result<App> {
+        config.check()?;
         BUILD_INFO
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
@@ -194,6 +195,8 @@ impl App {
                 shadow_policy,
                 producer,
                 topics: topics.clone(),
+                max_attempts: config.worker.max_attempts,
+                isolation: vigil_stream::AnalysisGate::default(),
             });
             for i in 0..config.worker.count.max(1) {
                 let wc = WorkerConfig {
@@ -312,11 +315,13 @@ impl App {
                 producer,
                 topics: topics.clone(),
                 max_upload_bytes: config.http.max_upload_bytes,
-                check: Some(vigil_hook::CheckState {
-                    analyzer: Analyzer::new(hashdb.clone(), None, config.decode_limits()),
-                    policy: policy.clone(),
-                }),
+                check: Some(vigil_hook::CheckState::new(
+                    Analyzer::new(hashdb.clone(), None, config.decode_limits()),
+                    policy.clone(),
+                    config.hook.check_concurrency,
+                )),
                 auth: hook_auth(config)?,
+                body_memory_bytes: config.hook.body_memory_bytes,
                 pressure: Arc::new(vigil_hook::Pressure::new(
                     config.hook.max_in_flight,
                     Duration::from_millis(config.hook.broker_cooldown_ms),
@@ -377,6 +382,7 @@ impl App {
                 Some(publish),
                 vigil_review::ReviewConfig {
                     video_limits: config.video.to_limits()?,
+                    trusted_proxies: config.trusted_proxies()?,
                     ..config.review.to_review_config()?
                 },
             )
@@ -484,12 +490,16 @@ impl App {
         let http_addr = listener.local_addr()?;
         let mut rx = shutdown_rx.clone();
         tasks.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.changed().await;
-                })
-                .await
-                .context("http server failed")
+            // The peer address is kept: sign-in limits count per client.
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.changed().await;
+            })
+            .await
+            .context("http server failed")
         });
         tracing::info!(%http_addr, workers = roles.workers, hook = roles.hook, "vigil started");
         Ok(App {
@@ -648,6 +658,7 @@ fn hook_auth(config: &Config) -> anyhow::Result<Option<Arc<vigil_hook::Authentic
             replay_window_secs: config.hook.replay_window_secs as i64,
             rate_per_s: config.hook.rate_per_key_per_s,
             burst: config.hook.burst_per_key as f64,
+            max_bodies_per_key: config.hook.max_bodies_per_key,
         },
     ))))
 }

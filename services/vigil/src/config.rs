@@ -183,6 +183,10 @@ pub struct HttpConfig {
     pub listen: String,
     /// Largest accepted upload, in bytes.
     pub max_upload_bytes: usize,
+    /// Reverse proxies (addresses or networks such as `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` header names the client; from anyone else the
+    /// header is ignored. The client address keys sign-in limits.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The upload hook's authentication, limits and backpressure. API keys
@@ -208,6 +212,16 @@ pub struct HookSection {
     /// After the broker failed to acknowledge an upload, answer 503 at once
     /// for this long instead of waiting out the delivery timeout again.
     pub broker_cooldown_ms: u64,
+    /// `POST /v1/check` requests analysed at once; more get 503 with
+    /// `Retry-After`. Each may use `limits.max_memory_bytes`.
+    pub check_concurrency: usize,
+    /// Request bodies one API key may have in flight at once (read before
+    /// the signature can be checked); more get 429 before their body is read.
+    pub max_bodies_per_key: usize,
+    /// Memory for request bodies being read, across all keys, in bytes;
+    /// a request that would pass it gets 503 with `Retry-After` before its
+    /// body is read.
+    pub body_memory_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -256,6 +270,12 @@ pub struct WorkerSection {
     /// Seconds between checks for a newly approved policy version in the
     /// database (put in force without a restart).
     pub policy_reload_secs: u64,
+    /// Starts of an upload's analysis after which it is a poison record:
+    /// each start is counted in the database before it begins, so an upload
+    /// whose analysis kills the process (abort, crash, OOM kill) is counted
+    /// even then. A poison record is not analysed again: it is decided on
+    /// its exact hashes, dead-lettered (`poison`) and sent to human review.
+    pub max_attempts: u32,
 }
 
 /// Snapshots of the hash database (docs/hashdb.md, "Starting from a
@@ -286,11 +306,22 @@ impl Default for HashdbSection {
     }
 }
 
+/// Limits for decoding images (docs/hardening.md). The pixel budget, not a
+/// per-side limit, decides what is too big; `max_memory_bytes` bounds the
+/// pixel buffers of one decode, and `max_pixels` what is decoded at all.
+/// Size them together with the process's memory limit: each worker task
+/// and each `POST /v1/check` in flight may use `max_memory_bytes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
-    pub max_dimension: u32,
+    /// Largest accepted width × height.
     pub max_pixels: u64,
+    /// Memory one image decode may use for pixel buffers, in bytes.
+    pub max_memory_bytes: u64,
+    /// No longer used (the pixel budget decides); accepted so that older
+    /// configuration files still load, with a warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_dimension: Option<u32>,
 }
 
 /// Limits for video uploads (docs/video.md). The FFmpeg child that decodes
@@ -389,6 +420,17 @@ pub struct ReviewSection {
     pub evidence_retention_days: u64,
     /// Which queue each review item goes to.
     pub routing: vigil_review::routing::Routing,
+    /// Sign-in attempts allowed per account (from any address) per window;
+    /// every attempt counts, before the password is checked.
+    pub signin_per_account: u32,
+    /// Sign-in attempts allowed per client address (any account) per window.
+    pub signin_per_address: u32,
+    /// Sign-in attempts allowed per account from one address per window.
+    pub signin_per_account_and_address: u32,
+    /// The sign-in counters' window, in seconds.
+    pub signin_window_secs: u64,
+    /// Password checks (argon2id, about 19 MiB each) run at once.
+    pub signin_concurrent_checks: usize,
 }
 
 impl Default for ReviewSection {
@@ -401,6 +443,11 @@ impl Default for ReviewSection {
             break_reminder_minutes: d.break_reminder_minutes,
             evidence_retention_days: d.evidence_retention.as_secs() / 86_400,
             routing: d.routing,
+            signin_per_account: d.signin.per_account,
+            signin_per_address: d.signin.per_address,
+            signin_per_account_and_address: d.signin.per_account_and_address,
+            signin_window_secs: d.signin.window.as_secs(),
+            signin_concurrent_checks: d.signin.concurrent_checks,
         }
     }
 }
@@ -425,6 +472,13 @@ impl ReviewSection {
             break_reminder_minutes: self.break_reminder_minutes,
             evidence_retention: Duration::from_secs(self.evidence_retention_days * 86_400),
             routing: self.routing.clone(),
+            signin: vigil_review::auth::SignInLimits {
+                per_account: self.signin_per_account,
+                per_address: self.signin_per_address,
+                per_account_and_address: self.signin_per_account_and_address,
+                window: Duration::from_secs(self.signin_window_secs.max(1)),
+                concurrent_checks: self.signin_concurrent_checks.max(1),
+            },
             ..vigil_review::ReviewConfig::default()
         })
     }
@@ -460,6 +514,7 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: "127.0.0.1:8080".into(),
             max_upload_bytes: 25 * 1024 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -474,6 +529,9 @@ impl Default for HookSection {
             burst_per_key: 2000,
             max_in_flight: 1024,
             broker_cooldown_ms: 1000,
+            check_concurrency: 2,
+            max_bodies_per_key: 16,
+            body_memory_bytes: 256 << 20,
         }
     }
 }
@@ -510,6 +568,7 @@ impl Default for WorkerSection {
             count: 2,
             hashdb_reload_secs: 300,
             policy_reload_secs: 10,
+            max_attempts: vigil_stream::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -518,8 +577,9 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         let d = vigil_decode::Limits::default();
         LimitsConfig {
-            max_dimension: d.max_dimension,
             max_pixels: d.max_pixels,
+            max_memory_bytes: d.max_memory_bytes,
+            max_dimension: None,
         }
     }
 }
@@ -545,6 +605,8 @@ const NON_CONFIG_ENV: &[&str] = &[
     "hook_keys",
     "actions_webhook_secret",
     "loadgen_key",
+    // The debug-build failpoint of services/pipeline/src/failpoint.rs.
+    "failpoint_abort_sha256",
 ];
 
 impl Config {
@@ -584,9 +646,46 @@ impl Config {
     pub fn decode_limits(&self) -> vigil_decode::Limits {
         vigil_decode::Limits {
             max_bytes: self.http.max_upload_bytes,
-            max_dimension: self.limits.max_dimension,
             max_pixels: self.limits.max_pixels,
+            max_memory_bytes: self.limits.max_memory_bytes,
         }
+    }
+
+    /// `http.trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<vigil_review::auth::IpNet>> {
+        self.http
+            .trusted_proxies
+            .iter()
+            .map(|s| {
+                s.parse()
+                    .map_err(|e: String| anyhow::anyhow!("http.trusted_proxies: {e}"))
+            })
+            .collect()
+    }
+
+    /// Settings that load but are refused or ignored, checked at start.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.trusted_proxies()?;
+        anyhow::ensure!(
+            self.limits.max_pixels > 0,
+            "limits.max_pixels must be positive"
+        );
+        anyhow::ensure!(
+            self.limits.max_memory_bytes >= 32 << 20,
+            "limits.max_memory_bytes must be at least 32 MiB"
+        );
+        anyhow::ensure!(
+            self.worker.max_attempts >= 1,
+            "worker.max_attempts must be at least 1"
+        );
+        anyhow::ensure!(
+            self.hook.check_concurrency >= 1,
+            "hook.check_concurrency must be at least 1"
+        );
+        if self.limits.max_dimension.is_some() {
+            tracing::warn!("limits.max_dimension is no longer used: the pixel budget (limits.max_pixels, limits.max_memory_bytes) decides what is too big; remove it");
+        }
+        Ok(())
     }
 }
 

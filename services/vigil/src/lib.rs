@@ -11,6 +11,7 @@ pub mod governance;
 pub mod hashdb_snapshot;
 pub mod loadgen;
 pub mod model_eval;
+pub mod redecide;
 pub mod report;
 
 pub use app::{requeue_undecided, App, Roles};

@@ -30,6 +30,26 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum UploadCommand {
+    /// Decide uploads again under the policy in force: each one's decision
+    /// is released (recorded in the audit log with --reason and who asked)
+    /// and its next delivery analyses and decides it again. Put on
+    /// `vigil.uploads` at once with a shared broker; with the embedded one,
+    /// `vigil serve` re-enqueues them when it next starts. A redelivered
+    /// record never does this by itself.
+    Redecide {
+        /// Upload ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// An upload's status, analysis attempts and effective verdict (JSON).
+    Show { id: String },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Run hook, workers and review API in one process (embedded broker unless kafka.bootstrap_servers is set).
     Serve,
@@ -98,6 +118,11 @@ enum Command {
     /// Put accepted uploads that have no verdict back on `vigil.uploads`
     /// (after the broker lost messages, e.g. a restarted `vigil kafka-dev`).
     Requeue,
+    /// One upload's record, or deciding uploads again on purpose.
+    Upload {
+        #[command(subcommand)]
+        command: UploadCommand,
+    },
     /// Actions for the platform (`vigil.actions`, webhook): delivery status,
     /// and re-queuing actions the platform refused (docs/actions.md).
     Actions {
@@ -462,6 +487,27 @@ fn init_logging() {
     } else {
         builder.init();
     }
+    // Panics are logged as one structured record. Where untrusted media is
+    // parsed they are contained (docs/hardening.md); elsewhere the process
+    // ends as before, after this record.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let backtrace = std::backtrace::Backtrace::capture();
+        if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+            tracing::error!(%location, %message, %backtrace, "panic");
+        } else {
+            tracing::error!(%location, %message, "panic");
+        }
+    }));
 }
 
 #[tokio::main]
@@ -610,6 +656,7 @@ async fn main() -> anyhow::Result<()> {
             println!("requeued {n} uploads");
             Ok(())
         }
+        Command::Upload { command } => upload(&config, cli.as_user.as_deref(), command).await,
         Command::Actions { command } => {
             let store = open_store(&config).await?;
             match command {
@@ -775,6 +822,54 @@ async fn role(config: &Config, roles: Roles) -> anyhow::Result<()> {
         "separate roles need a shared broker: set kafka.bootstrap_servers (or use `vigil serve`)"
     );
     App::start(config, roles).await?.run_until_signal().await
+}
+
+async fn upload(
+    config: &Config,
+    as_user: Option<&str>,
+    command: UploadCommand,
+) -> anyhow::Result<()> {
+    let store = open_store(config).await?;
+    let parse = |id: &str| {
+        vigil_pipeline::UploadId::parse(id).with_context(|| format!("invalid upload id {id:?}"))
+    };
+    match command {
+        UploadCommand::Redecide { ids, reason } => {
+            let actor = vigil::governance::actor(&store, as_user).await?;
+            let ids = ids
+                .iter()
+                .map(|i| parse(i))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let done = vigil::redecide::redecide(config, &store, &actor, &ids, &reason).await?;
+            for (id, outcome) in &done {
+                println!("{id}\t{}", outcome.as_str());
+            }
+            if config.kafka.bootstrap_servers.is_none()
+                && done
+                    .iter()
+                    .any(|(_, o)| *o == vigil::redecide::Redecided::Released)
+            {
+                println!("# embedded broker: vigil serve decides the released uploads when it next starts");
+            }
+        }
+        UploadCommand::Show { id } => {
+            let id = parse(&id)?;
+            let row = store
+                .get_upload(&id)
+                .await?
+                .with_context(|| format!("no upload {id}"))?;
+            let v = serde_json::json!({
+                "upload_id": id.as_str(),
+                "status": row.status.as_str(),
+                "error_kind": row.error_kind,
+                "analysis_attempts": store.analysis_attempts(&id).await?,
+                "decided": store.is_decided(&id).await?,
+                "verdict": store.latest_verdict(&id).await?,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+    }
+    Ok(())
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<vigil_store::Store> {

@@ -576,3 +576,143 @@ async fn broker_outage_is_a_quick_503_and_loses_nothing_accepted() {
     broker2.kill().unwrap();
     broker2.wait().unwrap();
 }
+
+/// Send raw request `head` (no body follows, whatever it declares) and
+/// return the answer (head and problem body), which must come within
+/// five seconds: the guard answers before it reads a byte of the body.
+async fn answered_before_the_body(t: &TestApp, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = t.base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    let read = async {
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+            // The head and the problem+json body that follows it.
+            if n == 0 || (got.windows(4).any(|w| w == b"\r\n\r\n") && got.ends_with(b"}")) {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .expect("answered without waiting for the body");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+fn post_head(key: &str, path: &str, content_length: usize) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\ncontent-type: multipart/form-data; boundary=b\r\ncontent-length: {content_length}\r\n\r\n"
+    )
+}
+
+/// Pre-authentication amplification (docs/hardening.md): a key pays its
+/// rate token, one of its body slots and its body's share of the body
+/// memory before a byte of its body is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn costs_are_paid_before_the_body_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("hook-keys");
+    std::fs::write(
+        &keys,
+        format!("acme-2025 acme {SECRET_A}\nacme-2026 acme {SECRET_B}\n"),
+    )
+    .unwrap();
+    let mut config = test_config(dir.path());
+    config.classifier.enabled = false;
+    config.hook.auth_required = true;
+    config.hook.keys_file = Some(keys);
+    config.hook.rate_per_key_per_s = 0.001;
+    config.hook.burst_per_key = 2;
+    config.hook.max_bodies_per_key = 1;
+    config.hook.body_memory_bytes = 1 << 20;
+    let t = spawn_app_with(config, Roles::ALL, dir).await;
+    let a = format!("acme-2025.{SECRET_A}");
+    let b = format!("acme-2026.{SECRET_B}");
+
+    // A body that would pass the process's body memory: 503 at once.
+    let r = answered_before_the_body(&t, &post_head(&b, "/v1/uploads", 2 << 20)).await;
+    assert!(r.starts_with("HTTP/1.1 503"), "{r}");
+    assert!(r.to_ascii_lowercase().contains("retry-after"), "{r}");
+
+    // Key A's one body slot is held by a body that never arrives ...
+    use tokio::io::AsyncWriteExt;
+    let addr = t.base.trim_start_matches("http://").to_string();
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled
+        .write_all(post_head(&a, "/v1/uploads", 1000).as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // ... so its next body is refused before it is read.
+    let r = answered_before_the_body(&t, &post_head(&a, "/v1/uploads", 1000)).await;
+    assert!(r.starts_with("HTTP/1.1 429"), "{r}");
+    assert!(r.contains("too_many_in_flight"), "{r}");
+    // Key A's burst of two is now spent (the stalled request and this
+    // one took a token each): refused for its rate, body unread.
+    let r = answered_before_the_body(&t, &post_head(&a, "/v1/check", 1000)).await;
+    assert!(r.starts_with("HTTP/1.1 429"), "{r}");
+    assert!(r.contains("rate_limited"), "{r}");
+    drop(stalled);
+    let m = t.metrics().await;
+    assert_eq!(
+        metric_value(
+            &m,
+            "vigil_hook_auth_rejections_total{reason=\"too_many_in_flight\"}"
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "vigil_hook_backpressure_rejections_total{reason=\"body_memory\"}"
+        ),
+        1.0
+    );
+    t.app.shutdown().await.unwrap();
+}
+
+/// `POST /v1/check` runs at most `hook.check_concurrency` analyses at once;
+/// one more is answered 503 with Retry-After before its body is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_beyond_the_concurrency_bound_get_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.classifier.enabled = false;
+    config.hook.check_concurrency = 1;
+    let t = spawn_app_with(config, Roles::ALL, dir).await;
+    use tokio::io::AsyncWriteExt;
+    let addr = t.base.trim_start_matches("http://").to_string();
+    let head = "POST /v1/check HTTP/1.1\r\nhost: x\r\ncontent-type: multipart/form-data; boundary=b\r\ncontent-length: 1000\r\n\r\n";
+    let mut stalled = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = answered_before_the_body(&t, head).await;
+    assert!(r.starts_with("HTTP/1.1 503"), "{r}");
+    assert!(r.to_ascii_lowercase().contains("retry-after: 1"), "{r}");
+    drop(stalled);
+    // The slot comes back: a real check passes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = t
+            .client
+            .post(format!("{}/v1/check", t.base))
+            .multipart(form(png(&synth::benign_image(1, 64)), None))
+            .send()
+            .await
+            .unwrap();
+        if r.status().as_u16() == 200 {
+            break;
+        }
+        assert_eq!(r.status().as_u16(), 503);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    t.app.shutdown().await.unwrap();
+}

@@ -23,6 +23,8 @@ fn worker(t: &TestApp, commit_interval: Duration, name: &str) -> Worker {
         policy: SharedPolicy::new(Policy::builtin()),
         producer: Producer::new(&app.bootstrap, name, Duration::from_secs(30)).unwrap(),
         topics: app.topics.clone(),
+        max_attempts: vigil_stream::DEFAULT_MAX_ATTEMPTS,
+        isolation: vigil_stream::AnalysisGate::default(),
     });
     let cfg = WorkerConfig {
         bootstrap: app.bootstrap.clone(),

@@ -7,10 +7,15 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let limits = vigil_decode::Limits {
         max_bytes: 1 << 20,
-        max_dimension: 4096,
         max_pixels: 1 << 22,
+        max_memory_bytes: 64 << 20,
     };
-    if let Ok(img) = vigil_decode::decode_image(data, &limits) {
+    let decoded = vigil_decode::decode_image(data, &limits);
+    // A contained decoder panic is still a finding.
+    if let Err(e @ vigil_decode::DecodeError::DecoderPanic { .. }) = &decoded {
+        panic!("{e}");
+    }
+    if let Ok(img) = decoded {
         let (w, h) = img.rgb.dimensions();
         let mut hasher = vigil_pdq::PdqHasher::new();
         let _ = hasher.hash_rgb(w as usize, h as usize, img.rgb.as_raw());
