@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make fuzz: every vigil-fuzz target (decode, formats, messages) for
-# FUZZ_SECONDS each (default 60), on stable Rust (blind mutation, see
-# fuzz/src/lib.rs). A panic saves its input under var/fuzz-artifacts/ and
-# fails; move it to fuzz/regressions/<target>/ once fixed.
+# FUZZ_SECONDS each (default 60; CI runs 20), on stable Rust (blind
+# mutation, see fuzz/src/lib.rs; the decode target's seeds include the
+# hostile corpus, fuzz/src/corpus.rs). A panic saves its input under
+# var/fuzz-artifacts/ and fails; move it to fuzz/regressions/<target>/
+# (decode: fuzz/regressions/decode/) once fixed.
 # With nightly and cargo-fuzz installed, FUZZ_LIBFUZZER=1 also runs the
 # coverage-guided decode target in services/decode/fuzz.
 set -euo pipefail

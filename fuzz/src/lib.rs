@@ -10,6 +10,8 @@
 //! which a test replays on every `make test`.
 #![forbid(unsafe_code)]
 
+pub mod corpus;
+
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
@@ -129,6 +131,13 @@ pub fn seeds(target: Target) -> Vec<Vec<u8>> {
                     }
                 }
             }
+            // The hostile corpus's images (the fuzz loop mutates them too).
+            out.extend(
+                corpus::generate()
+                    .into_iter()
+                    .filter(|f| f.is_image())
+                    .map(|f| f.bytes),
+            );
             out
         }
         Target::Formats => {

@@ -1,5 +1,7 @@
 //! `vigil-fuzz TARGET SECONDS [ARTIFACT_DIR]`: fuzz one target for a bounded
 //! time; exits non-zero (and writes the input to ARTIFACT_DIR) on a panic.
+//! `vigil-fuzz corpus DIR`: write the hostile-file corpus
+//! (`vigil_fuzz::corpus`) under DIR, one subfolder per format.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -10,8 +12,22 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     anyhow::ensure!(
         !args.is_empty(),
-        "usage: vigil-fuzz decode|formats|messages [SECONDS] [ARTIFACT_DIR]"
+        "usage: vigil-fuzz decode|formats|messages [SECONDS] [ARTIFACT_DIR]\n       vigil-fuzz corpus DIR"
     );
+    if args[0] == "corpus" {
+        let dir = PathBuf::from(
+            args.get(1)
+                .ok_or_else(|| anyhow::anyhow!("usage: vigil-fuzz corpus DIR"))?,
+        );
+        let files = vigil_fuzz::corpus::generate();
+        let n = vigil_fuzz::corpus::write_to(&dir, &files)?;
+        for format in vigil_fuzz::corpus::FORMATS {
+            let count = files.iter().filter(|f| f.format == format).count();
+            println!("{format}\t{count}");
+        }
+        println!("corpus: {n} files written under {}", dir.display());
+        return Ok(());
+    }
     let target: Target = args[0].parse().map_err(anyhow::Error::msg)?;
     let seconds: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(30);
     let artifacts = PathBuf::from(
