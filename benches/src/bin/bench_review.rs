@@ -44,6 +44,8 @@ async fn seed_one(store: &Store, i: usize) {
         content_type: Some("image/jpeg".into()),
         platform_context: Default::default(),
         received_at: now,
+        platform: None,
+        sample_key: None,
     };
     store.record_upload(&msg).await.expect("upload recorded");
     let verdict = Verdict {

@@ -16,11 +16,11 @@ use crate::{BankError, BankService};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::{Arc, RwLock};
+use vigil_authz::table::RouteTable;
 use vigil_governance::{Charter, NewReferral, Status};
 use vigil_hashdb::{
     Bank, BankAction, BankEntry, BankStats, BankStatus, Change, HashDb, PdqHash, SignalType,
@@ -39,43 +39,66 @@ struct ApiState {
     policy: SharedPolicy,
 }
 
-/// The banks API over `gov` (its bank service), answering lookups from
-/// `db` (the process's loaded banks), under the policy in force.
-pub fn router(gov: Governance, db: Arc<RwLock<HashDb>>, policy: SharedPolicy) -> Router {
-    Router::new()
-        .route("/v1/banks", get(list_banks).post(create_bank))
-        .route("/v1/banks/{name}", get(get_bank).patch(update_bank))
-        .route(
-            "/v1/banks/{name}/charter",
-            get(get_charter).put(put_charter).delete(delete_charter),
+/// The banks and governance routes, declared once for [`router`] and
+/// [`route_list`].
+fn table() -> RouteTable<ApiState> {
+    RouteTable::new()
+        .at("GET", "/v1/banks", list_banks)
+        .at("POST", "/v1/banks", create_bank)
+        .at("GET", "/v1/banks/{name}", get_bank)
+        .at("PATCH", "/v1/banks/{name}", update_bank)
+        .at("GET", "/v1/banks/{name}/charter", get_charter)
+        .at("PUT", "/v1/banks/{name}/charter", put_charter)
+        .at("DELETE", "/v1/banks/{name}/charter", delete_charter)
+        .at("POST", "/v1/banks/{name}/entries", add_entry)
+        .at(
+            "DELETE",
+            "/v1/banks/{name}/entries/{entry_id}",
+            remove_entry,
         )
-        .route("/v1/banks/{name}/entries", post(add_entry))
-        .route("/v1/banks/{name}/entries/{entry_id}", delete(remove_entry))
-        .route("/v1/lookup", get(lookup))
-        .route("/v1/proposals", get(list_proposals))
-        .route("/v1/proposals/{id}", get(get_proposal))
-        .route("/v1/proposals/{id}/approve", post(approve_proposal))
-        .route("/v1/proposals/{id}/reject", post(reject_proposal))
-        .route("/v1/referrals", get(list_referrals).post(add_referral))
-        .route("/v1/referrals/{id}/contest", post(contest_referral))
-        .route("/v1/governance/report", get(governance_report))
-        .route("/v1/policies", post(propose_policy))
-        .route("/api/quarantine", get(list_quarantine))
-        .route(
+        .at("GET", "/v1/lookup", lookup)
+        .at("GET", "/v1/proposals", list_proposals)
+        .at("GET", "/v1/proposals/{id}", get_proposal)
+        .at("POST", "/v1/proposals/{id}/approve", approve_proposal)
+        .at("POST", "/v1/proposals/{id}/reject", reject_proposal)
+        .at("GET", "/v1/referrals", list_referrals)
+        .at("POST", "/v1/referrals", add_referral)
+        .at("POST", "/v1/referrals/{id}/contest", contest_referral)
+        .at("GET", "/v1/governance/report", governance_report)
+        .at("POST", "/v1/policies", propose_policy)
+        .at("GET", "/api/quarantine", list_quarantine)
+        .at(
+            "POST",
             "/api/quarantine/{bank}/{entry_id}/restore",
-            post(propose_restore),
+            propose_restore,
         )
-        .with_state(ApiState {
-            service: gov.banks.clone(),
-            gov,
-            db,
-            policy,
-        })
 }
 
-/// The signed-in user behind a bearer token (a review session).
+/// Every `(method, path)` the banks API serves (checked against the access
+/// table).
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    table().list()
+}
+
+/// The banks API over `gov` (its bank service), answering lookups from
+/// `db` (the process's loaded banks), under the policy in force. Who may
+/// call each route is decided before it runs, by the access layer every
+/// router of a process goes through (docs/security.md).
+pub fn router(gov: Governance, db: Arc<RwLock<HashDb>>, policy: SharedPolicy) -> Router {
+    table().into_router().with_state(ApiState {
+        service: gov.banks.clone(),
+        gov,
+        db,
+        policy,
+    })
+}
+
+/// The signed-in account behind the request: the principal the access
+/// layer established (docs/security.md), or, when this router runs without
+/// it, the review session of the bearer token.
 struct Actor {
     username: String,
+    role: vigil_store::Role,
 }
 
 impl axum::extract::FromRequestParts<ApiState> for Actor {
@@ -85,6 +108,14 @@ impl axum::extract::FromRequestParts<ApiState> for Actor {
         parts: &mut axum::http::request::Parts,
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(vigil_authz::Principal::Account { username, role }) =
+            parts.extensions.get::<vigil_authz::Principal>()
+        {
+            return Ok(Actor {
+                username: username.clone(),
+                role: *role,
+            });
+        }
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -106,6 +137,7 @@ impl axum::extract::FromRequestParts<ApiState> for Actor {
         match state.service.store.session(&hash).await {
             Ok(Some(s)) => Ok(Actor {
                 username: s.username,
+                role: s.role,
             }),
             Ok(None) => Err(unauth()),
             Err(e) => Err(BankError::Store(e).into_response()),
@@ -704,13 +736,7 @@ async fn propose_restore(
     Path((bank, entry_id)): Path<(String, String)>,
     Json(b): Json<RestoreBody>,
 ) -> Result<Response, GovError> {
-    let lead = s
-        .service
-        .store
-        .user(&actor.username)
-        .await?
-        .is_some_and(|u| !u.disabled && u.role >= vigil_store::Role::Lead);
-    if !lead {
+    if actor.role < vigil_store::Role::Lead {
         return Ok(problem(
             StatusCode::FORBIDDEN,
             "role_too_low",

@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod quarantine;
 pub mod retrohunt;
 
-pub use api::router;
+pub use api::{route_list, router};
 pub use governance::{GovError, Governance, GovernedImport, Submitted};
 
 use std::io::BufRead;

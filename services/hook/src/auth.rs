@@ -13,9 +13,12 @@
 //!   Timestamps outside ±`replay_window` are stale; a signature seen within
 //!   the window is a replay.
 //!
-//! Keys are lines of `key_id platform secret [max_bytes]` from a file or
-//! the `VIGIL_HOOK_KEYS` environment variable (never the TOML). Several keys
-//! may name the same platform: that is how a key is rotated.
+//! Keys are lines of `key_id platform secret [max_bytes] [scope…]` from a
+//! file or the `VIGIL_HOOK_KEYS` environment variable (never the TOML).
+//! Scopes (`uploads:write`, `uploads:read`, `check`, `banks:read`,
+//! `appeals:write`) say what the key may do; a key that names none gets
+//! `uploads:write uploads:read check`. Several keys may name the same
+//! platform: that is how a key is rotated.
 //!
 //! The same primitive signs the other direction, the action webhook Vigil
 //! calls on the platform: [`sign_webhook`] and [`verify_webhook`], over
@@ -27,6 +30,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+pub use vigil_authz::Scope;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -38,6 +42,8 @@ pub struct ApiKey {
     secret: Vec<u8>,
     /// Largest request body this key may send (defaults to the global limit).
     pub max_bytes: Option<usize>,
+    /// What the key may do (docs/security.md).
+    pub scopes: Vec<Scope>,
 }
 
 impl std::fmt::Debug for ApiKey {
@@ -47,6 +53,7 @@ impl std::fmt::Debug for ApiKey {
             .field("platform", &self.platform)
             .field("secret", &"<redacted>")
             .field("max_bytes", &self.max_bytes)
+            .field("scopes", &self.scopes)
             .finish()
     }
 }
@@ -54,8 +61,12 @@ impl std::fmt::Debug for ApiKey {
 /// A key file that cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyFileError {
-    #[error("line {line}: expected `key_id platform secret [max_bytes]`")]
+    #[error("line {line}: expected `key_id platform secret [max_bytes] [scope…]`")]
     Syntax { line: usize },
+    #[error("line {line}: platform names are 1 to 64 characters of a-z, 0-9, '-' or '_'")]
+    BadPlatform { line: usize },
+    #[error("line {line}: unknown scope {scope:?} (uploads:write, uploads:read, check, banks:read, appeals:write)")]
+    BadScope { line: usize, scope: String },
     #[error("line {line}: key ids are 1 to 64 characters of A-Z, a-z, 0-9, '-' or '_'")]
     BadKeyId { line: usize },
     #[error("line {line}: secrets must be at least 32 characters")]
@@ -78,7 +89,7 @@ pub fn parse_keys(text: &str) -> Result<Vec<ApiKey>, KeyFileError> {
             continue;
         }
         let parts: Vec<&str> = l.split_whitespace().collect();
-        if parts.len() < 3 || parts.len() > 4 {
+        if parts.len() < 3 {
             return Err(KeyFileError::Syntax { line });
         }
         let id = parts[0];
@@ -90,16 +101,33 @@ pub fn parse_keys(text: &str) -> Result<Vec<ApiKey>, KeyFileError> {
         if !id_ok {
             return Err(KeyFileError::BadKeyId { line });
         }
+        if !valid_platform(parts[1]) {
+            return Err(KeyFileError::BadPlatform { line });
+        }
         if parts[2].len() < 32 {
             return Err(KeyFileError::WeakSecret { line });
         }
-        let max_bytes = match parts.get(3) {
-            None => None,
-            Some(s) => match s.parse::<usize>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => return Err(KeyFileError::BadMaxBytes { line }),
-            },
-        };
+        let mut max_bytes = None;
+        let mut scopes = Vec::new();
+        for (i, extra) in parts[3..].iter().enumerate() {
+            if i == 0 && extra.bytes().all(|b| b.is_ascii_digit()) {
+                match extra.parse::<usize>() {
+                    Ok(n) if n > 0 => max_bytes = Some(n),
+                    _ => return Err(KeyFileError::BadMaxBytes { line }),
+                }
+                continue;
+            }
+            let scope = Scope::parse(extra).ok_or_else(|| KeyFileError::BadScope {
+                line,
+                scope: extra.to_string(),
+            })?;
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        if scopes.is_empty() {
+            scopes = Scope::DEFAULT.to_vec();
+        }
         if !seen.insert(id.to_string()) {
             return Err(KeyFileError::Duplicate {
                 line,
@@ -111,9 +139,21 @@ pub fn parse_keys(text: &str) -> Result<Vec<ApiKey>, KeyFileError> {
             platform: parts[1].to_string(),
             secret: parts[2].as_bytes().to_vec(),
             max_bytes,
+            scopes,
         });
     }
     Ok(out)
+}
+
+/// Whether `name` may name a platform: 1 to 64 of a-z, 0-9, '-' or '_'.
+/// Platforms are tenants (their uploads are kept apart), so the name is
+/// part of stored keys and must be plain.
+pub fn valid_platform(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 /// Limits applied per key.
@@ -488,6 +528,25 @@ mod tests {
         let keys = parse_keys(&format!("k1 a {SECRET}, k2 b {SECRET} 99")).unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!(keys[1].max_bytes, Some(99));
+        assert_eq!(keys[0].scopes, Scope::DEFAULT.to_vec());
+        let keys = parse_keys(&format!(
+            "k1 a {SECRET} banks:read check\nk2 b {SECRET} 99 uploads:write"
+        ))
+        .unwrap();
+        assert_eq!(keys[0].scopes, vec![Scope::BanksRead, Scope::Check]);
+        assert_eq!(keys[0].max_bytes, None);
+        assert_eq!(
+            (keys[1].max_bytes, keys[1].scopes.clone()),
+            (Some(99), vec![Scope::UploadsWrite])
+        );
+        assert!(matches!(
+            parse_keys(&format!("k1 a {SECRET} banks:write")).unwrap_err(),
+            KeyFileError::BadScope { line: 1, .. }
+        ));
+        assert_eq!(
+            parse_keys(&format!("k1 Acme/Corp {SECRET}")).unwrap_err(),
+            KeyFileError::BadPlatform { line: 1 }
+        );
         assert!(
             !format!("{:?}", keys[0]).contains(SECRET),
             "secrets never print"

@@ -14,7 +14,7 @@
 pub mod actions;
 pub mod auth;
 mod check;
-mod guard;
+pub mod guard;
 mod metrics;
 mod problem;
 mod uploads;
@@ -25,8 +25,9 @@ pub use auth::{
     KeyFileError, SignedRequest,
 };
 pub use check::{suggest, CheckState};
+pub use guard::Guard;
 pub use problem::Problem;
-pub use uploads::{router, HookState, Pressure};
+pub use uploads::{route_list, router, HookState, Pressure};
 
 /// Render every registered metric in the Prometheus text format.
 pub fn render_metrics() -> String {

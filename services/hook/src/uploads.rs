@@ -6,16 +6,13 @@
 //! upload is recorded (the outbox) before it is produced, and an upload
 //! refused with 503 may be retried with the same `upload_id`.
 
-use crate::auth::Authenticator;
 use crate::check::CheckState;
-use crate::guard::{require_key, Guard};
 use crate::metrics;
 use crate::problem::Problem;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -23,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
+use vigil_authz::table::RouteTable;
 use vigil_pipeline::{PlatformContext, UploadId, UploadMsg, Verdict, MESSAGE_VERSION};
 use vigil_store::{MediaError, MediaStore, Store, UploadStatus};
 use vigil_stream::{Producer, Topics};
@@ -52,10 +50,6 @@ pub struct HookState {
     pub max_upload_bytes: usize,
     /// `POST /v1/check` (absent: 404).
     pub check: Option<CheckState>,
-    /// API keys; `None` runs the hook without authentication.
-    pub auth: Option<Arc<Authenticator>>,
-    /// Memory for request bodies in flight (authenticated hooks), bytes.
-    pub body_memory_bytes: u64,
     pub pressure: Arc<Pressure>,
 }
 
@@ -107,28 +101,29 @@ impl Default for Pressure {
     }
 }
 
-/// The hook's routes.
-pub fn router(mut state: HookState) -> Router {
+/// The hook's routes, declared once for [`router`] and [`route_list`].
+fn table() -> RouteTable<Arc<HookState>> {
+    RouteTable::new()
+        .at("POST", "/v1/uploads", create_upload)
+        .at("GET", "/v1/uploads/{id}", get_upload)
+        .at("POST", "/v1/check", crate::check::check)
+}
+
+/// Every `(method, path)` the hook serves (checked against the access table).
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    table().list()
+}
+
+/// The hook's routes. Who may call them is decided before they run, by the
+/// access layer every router of a process goes through (docs/security.md);
+/// platform keys pay their limits there too (docs/hardening.md).
+pub fn router(state: HookState) -> Router {
     // Room for multipart framing and the JSON fields around the media.
     let limit = state.max_upload_bytes + 64 * 1024;
-    let guard = state.auth.take().map(|auth| {
-        if auth.key_count() == 0 {
-            tracing::warn!(
-                "hook authentication is on but no keys are loaded: every request is refused"
-            );
-        }
-        Arc::new(Guard::new(auth, limit, state.body_memory_bytes))
-    });
-    let routes = Router::new()
-        .route("/v1/uploads", post(create_upload))
-        .route("/v1/uploads/{id}", get(get_upload))
-        .route("/v1/check", post(crate::check::check))
-        .layer(DefaultBodyLimit::max(limit));
-    let routes = match guard {
-        Some(g) => routes.layer(axum::middleware::from_fn_with_state(g, require_key)),
-        None => routes,
-    };
-    routes.with_state(Arc::new(state))
+    table()
+        .into_router()
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(Arc::new(state))
 }
 
 #[derive(Debug, Serialize)]
@@ -483,6 +478,8 @@ async fn accept(
         content_type,
         platform_context,
         received_at: Utc::now(),
+        platform: None,
+        sample_key: None,
     };
     let new = if revive {
         state.store.revive_upload(&msg).await.map_err(store_down)?

@@ -503,6 +503,8 @@ async fn an_overturned_takedown_is_reinstated_after_it() {
             content_type: None,
             platform_context: Default::default(),
             received_at: Utc::now(),
+            platform: None,
+            sample_key: None,
         })
         .await
         .unwrap();

@@ -87,6 +87,15 @@ pub struct UploadMsg {
     #[serde(default)]
     pub platform_context: PlatformContext,
     pub received_at: DateTime<Utc>,
+    /// The platform (tenant) whose API key sent the upload; `None` from a
+    /// hook that runs without keys (docs/security.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// A random value the hook draws when it accepts the upload, never
+    /// chosen or seen by the client: what blind-audit sampling hashes
+    /// (docs/accountability.md), so choosing upload ids cannot steer it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_key: Option<String>,
 }
 
 /// What Vigil does about an upload.

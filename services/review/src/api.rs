@@ -362,11 +362,25 @@ pub struct AppealBody {
 }
 
 /// `POST /v1/appeals`: the platform files an uploader's appeal.
+/// File an appeal: from a platform's key (`appeals:write`, for its users)
+/// or from a lead or admin; the access layer let only those through.
 pub async fn appeal(
     State(state): State<ReviewState>,
-    user: User,
+    axum::Extension(principal): axum::Extension<vigil_authz::Principal>,
     Json(body): Json<AppealBody>,
 ) -> Response {
+    let filer = match &principal {
+        vigil_authz::Principal::Account { username, .. } => username.clone(),
+        vigil_authz::Principal::Platform { platform, .. } => format!("platform:{platform}"),
+        vigil_authz::Principal::Anonymous => {
+            return Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Sign in first.",
+            )
+            .into_response()
+        }
+    };
     if UploadId::parse(&body.upload_id).is_err() {
         return Problem::bad_request(
             "upload_id must be 1 to 64 characters of A-Z, a-z, 0-9, '-' or '_'",
@@ -378,7 +392,7 @@ pub async fn appeal(
         .file_appeal(
             &body.upload_id,
             body.policy_version.as_deref(),
-            &user.username,
+            &filer,
             body.statement.as_deref(),
         )
         .await

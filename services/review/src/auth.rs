@@ -386,9 +386,8 @@ impl User {
 }
 
 /// The token a request carries, and whether it is a bearer token.
-pub fn request_token(parts: &Parts) -> Option<(String, bool)> {
-    if let Some(v) = parts
-        .headers
+pub fn request_token(headers: &axum::http::HeaderMap) -> Option<(String, bool)> {
+    if let Some(v) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
@@ -396,7 +395,7 @@ pub fn request_token(parts: &Parts) -> Option<(String, bool)> {
             return Some((t.trim().to_string(), true));
         }
     }
-    for v in parts.headers.get_all(header::COOKIE) {
+    for v in headers.get_all(header::COOKIE) {
         let Ok(v) = v.to_str() else { continue };
         for pair in v.split(';') {
             if let Some((k, val)) = pair.trim().split_once('=') {
@@ -438,7 +437,7 @@ impl FromRequestParts<ReviewState> for User {
         state: &ReviewState,
     ) -> Result<Self, Self::Rejection> {
         let page = parts.uri.path().starts_with("/review");
-        let Some((token, bearer)) = request_token(parts) else {
+        let Some((token, bearer)) = request_token(&parts.headers) else {
             return Err(Unauthenticated { page }.into_response());
         };
         match state.store.session(&token_hash(&token)).await {

@@ -24,7 +24,6 @@ pub mod routing;
 pub mod search;
 pub mod ui;
 
-use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use std::future::Future;
@@ -32,6 +31,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+use vigil_authz::table::RouteTable;
 use vigil_pipeline::{UploadId, Verdict};
 use vigil_store::{Claim, DecisionRow, MediaStore, ReviewCase, Role, Store, StoreError, UploadRow};
 
@@ -551,59 +551,82 @@ fn vigil_store_now() -> String {
 }
 
 /// The review routes: UI under `/review/`, JSON under `/api/`, and the
-/// `/v1/review/items` and `/v1/appeals` endpoints.
-pub fn router(state: ReviewState) -> Router {
-    Router::new()
-        .route("/v1/review/items", get(api::list_items))
-        .route("/v1/appeals", post(api::appeal))
-        .route("/api/login", post(api::login))
-        .route("/api/review/items", get(api::list_items))
-        .route("/api/review/claim", post(api::claim))
-        .route(
+/// `/v1/review/items` and `/v1/appeals` endpoints; declared once for
+/// [`router`] and [`route_list`].
+fn table() -> RouteTable<ReviewState> {
+    RouteTable::new()
+        .at("GET", "/v1/review/items", api::list_items)
+        .at("POST", "/v1/appeals", api::appeal)
+        .at("POST", "/api/login", api::login)
+        .at("GET", "/api/review/items", api::list_items)
+        .at("POST", "/api/review/claim", api::claim)
+        .at(
+            "GET",
             "/api/review/items/{upload_id}/{policy_version}",
-            get(api::get_case),
+            api::get_case,
         )
-        .route(
+        .at(
+            "POST",
             "/api/review/items/{upload_id}/{policy_version}/decision",
-            post(api::decide_json),
+            api::decide_json,
         )
-        .route(
+        .at(
+            "POST",
             "/api/review/items/{upload_id}/{policy_version}/release",
-            post(api::release),
+            api::release,
         )
-        .route(
+        .at(
+            "POST",
             "/api/review/items/{upload_id}/{policy_version}/renew",
-            post(api::renew),
+            api::renew,
         )
-        .route("/api/appeals", post(api::appeal))
-        .route("/api/audit", get(api::audit))
-        .route("/review", get(ui::queue))
-        .route("/review/", get(ui::queue))
-        .route("/review/login", get(ui::login_form).post(ui::login_submit))
-        .route("/review/logout", post(ui::logout))
-        .route("/review/claim", post(ui::claim))
-        .route("/review/case/{upload_id}/{policy_version}", get(ui::case))
-        .route(
+        .at("POST", "/api/appeals", api::appeal)
+        .at("GET", "/api/audit", api::audit)
+        .at("GET", "/review", ui::queue)
+        .at("GET", "/review/", ui::queue)
+        .at("GET", "/review/login", ui::login_form)
+        .at("POST", "/review/login", ui::login_submit)
+        .at("POST", "/review/logout", ui::logout)
+        .at("POST", "/review/claim", ui::claim)
+        .at("GET", "/review/case/{upload_id}/{policy_version}", ui::case)
+        .at(
+            "POST",
             "/review/case/{upload_id}/{policy_version}/decide",
-            post(ui::decide),
+            ui::decide,
         )
-        .route(
+        .at(
+            "POST",
             "/review/case/{upload_id}/{policy_version}/release",
-            post(ui::release),
+            ui::release,
         )
-        .route("/review/media/{upload_id}/{policy_version}", get(ui::media))
-        .route(
+        .at(
+            "GET",
+            "/review/media/{upload_id}/{policy_version}",
+            ui::media,
+        )
+        .at(
+            "GET",
             "/review/media/{upload_id}/{policy_version}/sheet",
-            get(ui::contact_sheet),
+            ui::contact_sheet,
         )
-        .route("/review/audit", get(ui::audit))
-        .route("/review/banks", get(ui::banks))
-        .route("/review/metrics", get(ui::metrics_summary))
-        .route("/review/proposals", get(ui::proposals))
-        .route("/review/proposals/{id}/decide", post(ui::decide_proposal))
-        .route("/review/static/app.css", get(ui::css))
-        .route("/review/static/app.js", get(ui::js))
-        .with_state(state)
+        .at("GET", "/review/audit", ui::audit)
+        .at("GET", "/review/banks", ui::banks)
+        .at("GET", "/review/metrics", ui::metrics_summary)
+        .at("GET", "/review/proposals", ui::proposals)
+        .at("POST", "/review/proposals/{id}/decide", ui::decide_proposal)
+        .at("GET", "/review/static/app.css", ui::css)
+        .at("GET", "/review/static/app.js", ui::js)
+}
+
+/// Every `(method, path)` review serves (checked against the access table).
+pub fn route_list() -> Vec<(&'static str, &'static str)> {
+    table().list()
+}
+
+/// The review routes. Who may call them is decided before they run, by the
+/// access layer every router of a process goes through (docs/security.md).
+pub fn router(state: ReviewState) -> Router {
+    table().into_router().with_state(state)
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ pub async fn logout(
     let mut parts = axum::http::Request::new(());
     *parts.headers_mut() = headers;
     let (parts, ()) = parts.into_parts();
-    if let Some((token, _)) = auth::request_token(&parts) {
+    if let Some((token, _)) = auth::request_token(&parts.headers) {
         let _ = state.store.delete_session(&auth::token_hash(&token)).await;
     }
     let _ = state

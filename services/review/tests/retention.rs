@@ -24,6 +24,8 @@ async fn seed(store: &Store, media: &MediaStore, id: &str, action: Action, revie
             content_type: None,
             platform_context: Default::default(),
             received_at: Utc::now(),
+            platform: None,
+            sample_key: None,
         })
         .await
         .unwrap();

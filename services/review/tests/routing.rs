@@ -62,6 +62,8 @@ async fn seed(
                 ..Default::default()
             },
             received_at: Utc::now(),
+            platform: None,
+            sample_key: None,
         })
         .await
         .unwrap();

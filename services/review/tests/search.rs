@@ -24,6 +24,8 @@ async fn seed(store: &Store, id: &str, bank: &str, label: &str) {
             content_type: None,
             platform_context: Default::default(),
             received_at: Utc::now(),
+            platform: None,
+            sample_key: None,
         })
         .await
         .unwrap();

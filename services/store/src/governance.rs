@@ -132,7 +132,8 @@ fn record(actor: &str, kind: &str, payload: serde_json::Value) -> NewRecord {
 
 fn role_of(r: crate::Role) -> GovRole {
     match r {
-        crate::Role::Reviewer => GovRole::Reviewer,
+        // Auditors read; they never decide proposals.
+        crate::Role::Auditor | crate::Role::Reviewer => GovRole::Reviewer,
         crate::Role::Lead => GovRole::Lead,
         crate::Role::Admin => GovRole::Admin,
     }

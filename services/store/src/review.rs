@@ -27,44 +27,9 @@ use sqlx::Row;
 use std::fmt;
 use std::time::Duration;
 
-/// A reviewer's role. Leads also take escalations and read the audit log;
-/// admins also manage users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    Reviewer,
-    Lead,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Reviewer => "reviewer",
-            Role::Lead => "lead",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "reviewer" => Some(Role::Reviewer),
-            "lead" => Some(Role::Lead),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-
-    /// Whether this role may take escalated items.
-    pub fn takes_escalations(&self) -> bool {
-        *self >= Role::Lead
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// A review account's role (auditor, reviewer, lead, admin): defined with
+/// the access table in `vigil-authz`.
+pub use vigil_authz::Role;
 
 /// What a reviewer decides about a round.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

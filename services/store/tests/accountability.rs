@@ -71,6 +71,8 @@ async fn record(store: &Store, id: &str, surface: &str) {
             ..Default::default()
         },
         received_at: Utc::now(),
+        platform: None,
+        sample_key: None,
     };
     store.record_upload(&msg).await.unwrap();
 }

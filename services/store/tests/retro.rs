@@ -44,6 +44,8 @@ async fn decided(store: &Store, id: &str, action: Action, matches: Vec<Match>, d
             content_type: None,
             platform_context: Default::default(),
             received_at: received,
+            platform: None,
+            sample_key: None,
         })
         .await
         .unwrap();

@@ -45,6 +45,8 @@ async fn add_item(store: &Store, id: &str, action: Action, priority: Option<f64>
         content_type: Some("image/png".into()),
         platform_context: Default::default(),
         received_at: Utc::now(),
+        platform: None,
+        sample_key: None,
     };
     store.record_upload(&msg).await.unwrap();
     let v = Verdict {

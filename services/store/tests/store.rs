@@ -20,6 +20,8 @@ fn upload(id: &str) -> UploadMsg {
         content_type: Some("image/png".into()),
         platform_context: Default::default(),
         received_at: Utc::now(),
+        platform: None,
+        sample_key: None,
     }
 }
 

@@ -7,10 +7,9 @@
 use crate::config::Config;
 use crate::hashdb_snapshot::{self, Position, SnapshotWriter};
 use anyhow::Context;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
@@ -281,24 +280,16 @@ impl App {
             });
         }
 
-        let mut router = Router::new()
-            .route("/metrics", get(|| async { vigil_hook::render_metrics() }))
-            .route("/healthz", get(|| async { "ok" }));
-        {
-            let st = store.clone();
-            router = router.route(
-                "/readyz",
-                get(move || {
-                    let st = st.clone();
-                    async move {
-                        match st.ping().await {
-                            Ok(()) => (StatusCode::OK, "ready").into_response(),
-                            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
-                                .into_response(),
-                        }
-                    }
-                }),
+        let mut router = ops_table().into_router().with_state(store.clone());
+        // Platform keys: the hook's callers, and platforms reading banks.
+        let keys = load_keys(config)?;
+        if roles.hook && keys.is_none() {
+            anyhow::ensure!(
+                !config.hook.auth_required,
+                "hook.auth_required is set but no API keys were given (hook.keys_file or VIGIL_HOOK_KEYS)"
             );
+            tracing::warn!("HOOK AUTHENTICATION IS DISABLED: no API keys are configured, so anyone who can reach {} may submit uploads and checks. Set hook.keys_file or VIGIL_HOOK_KEYS (and hook.auth_required = true) outside a local demo.", config.http.listen);
+            eprintln!("WARNING: vigil hook runs WITHOUT authentication (no API keys configured); fine for a local demo only");
         }
         if roles.hook {
             let producer = Producer::new(
@@ -320,8 +311,6 @@ impl App {
                     policy.clone(),
                     config.hook.check_concurrency,
                 )),
-                auth: hook_auth(config)?,
-                body_memory_bytes: config.hook.body_memory_bytes,
                 pressure: Arc::new(vigil_hook::Pressure::new(
                     config.hook.max_in_flight,
                     Duration::from_millis(config.hook.broker_cooldown_ms),
@@ -451,9 +440,26 @@ impl App {
                 });
             }
         }
-        if let Some(gov) = governance {
+        // Bank contents are not for the upload path: the banks API is served
+        // by the review role, and by a hook only when configured.
+        if let Some(gov) = governance.filter(|_| roles.review || config.hook.serve_banks_api) {
             router = router.merge(vigil_banks::router(gov, hashdb.clone(), policy.clone()));
         }
+        // Every route above passes the access layer first (docs/security.md).
+        let access = Arc::new(crate::access::Access {
+            store: store.clone(),
+            keys: keys.map(|auth| {
+                vigil_hook::Guard::new(
+                    auth,
+                    config.http.max_upload_bytes + 64 * 1024,
+                    config.hook.body_memory_bytes,
+                )
+            }),
+        });
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            access,
+            crate::access::layer,
+        ));
         // Governance gauges, and signed checkpoints of the change log when
         // a key is configured.
         vigil_banks::metrics::register();
@@ -613,9 +619,28 @@ impl Drop for App {
     }
 }
 
-/// The hook's API keys from `hook.keys_file` and `VIGIL_HOOK_KEYS`; `None`
-/// (authentication off, said loudly) when there are none and none are required.
-fn hook_auth(config: &Config) -> anyhow::Result<Option<Arc<vigil_hook::Authenticator>>> {
+/// The process's own routes (health and metrics), declared once for the
+/// router and the access table's test.
+fn ops_table() -> vigil_authz::table::RouteTable<Store> {
+    vigil_authz::table::RouteTable::new()
+        .at("GET", "/metrics", || async { vigil_hook::render_metrics() })
+        .at("GET", "/healthz", || async { "ok" })
+        .at("GET", "/readyz", |State(st): State<Store>| async move {
+            match st.ping().await {
+                Ok(()) => (StatusCode::OK, "ready").into_response(),
+                Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response(),
+            }
+        })
+}
+
+/// Every `(method, path)` a process serves itself (not its roles' routers).
+pub fn ops_route_list() -> Vec<(&'static str, &'static str)> {
+    ops_table().list()
+}
+
+/// The platforms' API keys from `hook.keys_file` and `VIGIL_HOOK_KEYS`;
+/// `None` when there are none.
+fn load_keys(config: &Config) -> anyhow::Result<Option<Arc<vigil_hook::Authenticator>>> {
     let mut keys = Vec::new();
     if let Some(f) = &config.hook.keys_file {
         let text = std::fs::read_to_string(f)
@@ -637,12 +662,6 @@ fn hook_auth(config: &Config) -> anyhow::Result<Option<Arc<vigil_hook::Authentic
         );
     }
     if keys.is_empty() {
-        anyhow::ensure!(
-            !config.hook.auth_required,
-            "hook.auth_required is set but no API keys were given (hook.keys_file or VIGIL_HOOK_KEYS)"
-        );
-        tracing::warn!("HOOK AUTHENTICATION IS DISABLED: no API keys are configured, so anyone who can reach {} may submit uploads and checks. Set hook.keys_file or VIGIL_HOOK_KEYS (and hook.auth_required = true) outside a local demo.", config.http.listen);
-        eprintln!("WARNING: vigil hook runs WITHOUT authentication (no API keys configured); fine for a local demo only");
         return Ok(None);
     }
     let platforms: std::collections::BTreeSet<&str> =
@@ -650,7 +669,7 @@ fn hook_auth(config: &Config) -> anyhow::Result<Option<Arc<vigil_hook::Authentic
     tracing::info!(
         keys = keys.len(),
         platforms = platforms.len(),
-        "hook authentication on"
+        "platform API keys loaded"
     );
     Ok(Some(Arc::new(vigil_hook::Authenticator::new(
         keys,

@@ -222,6 +222,10 @@ pub struct HookSection {
     /// a request that would pass it gets 503 with `Retry-After` before its
     /// body is read.
     pub body_memory_bytes: u64,
+    /// Serve the banks API (bank reads, lookups, governance) on a process
+    /// that runs only the hook role. Off: bank contents stay off the
+    /// platform-facing listener; the review role serves them.
+    pub serve_banks_api: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -532,6 +536,7 @@ impl Default for HookSection {
             check_concurrency: 2,
             max_bodies_per_key: 16,
             body_memory_bytes: 256 << 20,
+            serve_banks_api: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! only parses arguments and calls in here; tests call the same functions.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod app;
 pub mod banks;
 pub mod config;

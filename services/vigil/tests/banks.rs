@@ -166,7 +166,10 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
     assert_eq!(status, 202, "{p}");
     assert_eq!(p["kind"], "bank_widen");
     let bank_prop = p["proposal_id"].as_str().unwrap().to_string();
-    assert_eq!(t.get_json("/v1/banks/api-bank").await["status"], 404);
+    assert_eq!(
+        t.get_json_as("/v1/banks/api-bank", &rita).await["status"],
+        404
+    );
     // The proposer cannot approve their own; a reviewer cannot approve.
     let (status, body) = approve(bank_prop.clone(), &alice).await;
     assert_eq!(status, 403, "{body}");
@@ -176,7 +179,7 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
         &t,
         Method::GET,
         "/v1/proposals?status=pending",
-        Some(&rita),
+        Some(&alice),
         None,
     )
     .await;
@@ -185,7 +188,10 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["status"], "approved");
     assert_eq!(done["decided_role"], "admin");
-    assert_eq!(t.get_json("/v1/banks/api-bank").await["action"], "takedown");
+    assert_eq!(
+        t.get_json_as("/v1/banks/api-bank", &rita).await["action"],
+        "takedown"
+    );
     assert_eq!(approve(bank_prop, &bob).await.0, 403, "decided once");
     let (status, _) = send(&t, Method::POST, "/v1/banks", Some(&alice), Some(bank)).await;
     assert_eq!(status, 409);
@@ -223,7 +229,7 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
     assert_eq!(added["kind"], "entries_add");
     let entry_id = added["entry_id"].as_str().unwrap().to_string();
     let hits = t
-        .get_json(&format!("/v1/lookup?pdq={hex}&max_distance=10"))
+        .get_json_as(&format!("/v1/lookup?pdq={hex}&max_distance=10"), &rita)
         .await;
     assert_eq!(
         hits["hits"].as_array().unwrap().len(),
@@ -245,12 +251,12 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
         200
     );
     let hits = t
-        .get_json(&format!("/v1/lookup?pdq={hex}&max_distance=10"))
+        .get_json_as(&format!("/v1/lookup?pdq={hex}&max_distance=10"), &rita)
         .await;
     assert_eq!(hits["hits"][0]["entry_id"], entry_id.as_str());
     assert_eq!(hits["hits"][0]["distance"], 0);
     assert_eq!(
-        t.get_json("/v1/banks/api-bank").await["stats"]["entries"],
+        t.get_json_as("/v1/banks/api-bank", &rita).await["stats"]["entries"],
         1
     );
 
@@ -309,7 +315,10 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
     .await;
     assert_eq!(status, 202, "{p}");
     assert_eq!(p["kind"], "threshold_raise");
-    assert_eq!(t.get_json("/v1/banks/api-bank").await["pdq_threshold"], 31);
+    assert_eq!(
+        t.get_json_as("/v1/banks/api-bank", &rita).await["pdq_threshold"],
+        31
+    );
     // So is a dHash threshold above its default (10); one out of range is
     // refused; a lower pHash one applies at once.
     let (status, p) = send(
@@ -344,7 +353,7 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
     .await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(
-        t.get_json("/v1/banks/api-bank").await["thresholds"],
+        t.get_json_as("/v1/banks/api-bank", &rita).await["thresholds"],
         json!({"phash": 6})
     );
     let (status, _) = send(
@@ -388,7 +397,7 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
         send(&t, Method::DELETE, &del, Some(&alice), None).await.0,
         404
     );
-    let hits = t.get_json(&format!("/v1/lookup?pdq={hex}")).await;
+    let hits = t.get_json_as(&format!("/v1/lookup?pdq={hex}"), &rita).await;
     assert_eq!(hits["hits"].as_array().unwrap().len(), 0);
 
     // dHash entries: added the same way, looked up by Hamming distance.
@@ -401,12 +410,13 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
         assert_eq!(approve(proposal, &bob).await.0, 200);
     }
     let hits = t
-        .get_json("/v1/lookup?dhash=0f0f3c3cf0f0a5a4&max_distance=1")
+        .get_json_as("/v1/lookup?dhash=0f0f3c3cf0f0a5a4&max_distance=1", &rita)
         .await;
     assert_eq!(hits["hits"][0]["entry_id"], added["entry_id"], "{hits}");
     assert_eq!(hits["hits"][0]["distance"], 1);
     assert_eq!(
-        t.get_json("/v1/lookup?phash=0f0f3c3cf0f0a5a5").await["hits"],
+        t.get_json_as("/v1/lookup?phash=0f0f3c3cf0f0a5a5", &rita)
+            .await["hits"],
         json!([])
     );
     for bad in [
@@ -414,7 +424,14 @@ async fn banks_api_creates_updates_looks_up_and_removes_under_the_two_person_rul
         "dhash=0f0f3c3cf0f0a5a5&pdq=00",
         "max_distance=3",
     ] {
-        let (status, _) = send(&t, Method::GET, &format!("/v1/lookup?{bad}"), None, None).await;
+        let (status, _) = send(
+            &t,
+            Method::GET,
+            &format!("/v1/lookup?{bad}"),
+            Some(&rita),
+            None,
+        )
+        .await;
         assert_eq!(status, 400, "{bad}");
     }
 

@@ -493,7 +493,11 @@ async fn a_running_vigil_exports_every_name_the_dashboards_and_rules_use() {
             .as_u16(),
         201
     );
-    let r = api("/v1/appeals")
+    // A lead files the appeal here (platforms file with a key of their own).
+    let r = t
+        .client
+        .post(format!("{}/v1/appeals", t.base))
+        .bearer_auth(&tokens["lina"])
         .json(&serde_json::json!({"upload_id": u}))
         .send()
         .await

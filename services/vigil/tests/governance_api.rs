@@ -476,11 +476,21 @@ async fn only_a_second_person_approves<F, Fut>(
         !in_effect().await,
         "{kind} in effect after refused approvals"
     );
-    let (_, pending) = call(
+    // Leads, admins and auditors read proposals; a reviewer does not.
+    let (status, _) = call(
         t,
         reqwest::Method::GET,
         "/v1/proposals",
         Some(&who.rita),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (_, pending) = call(
+        t,
+        reqwest::Method::GET,
+        "/v1/proposals",
+        Some(&who.alice),
         None,
     )
     .await;
@@ -544,7 +554,7 @@ async fn no_single_user_can_widen_removal_over_the_api() {
     let h1 = "f8f8f0cce0f4e84d0e370a22028f67f0b36e2ed596623e1d33e6339c4e9c9b22";
     let matches = move || async move {
         let hits = tr
-            .get_json(&format!("/v1/lookup?pdq={h1}&max_distance=0"))
+            .get_json_as(&format!("/v1/lookup?pdq={h1}&max_distance=0"), rita)
             .await;
         !hits["hits"].as_array().unwrap().is_empty()
     };

@@ -98,7 +98,7 @@ async fn redelivery_after_a_policy_change_does_not_decide_again() {
         &cli_config,
         &t.app.store,
         "operator",
-        &[uid.clone()],
+        std::slice::from_ref(&uid),
         "again",
     )
     .await

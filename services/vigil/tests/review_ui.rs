@@ -47,6 +47,8 @@ async fn seed_media(
             ..Default::default()
         },
         received_at: Utc::now(),
+        platform: None,
+        sample_key: None,
     };
     t.app.store.record_upload(&msg).await.unwrap();
     let v = Verdict {
@@ -151,7 +153,9 @@ async fn decisions_on_topic(bootstrap: &str, topic: &str, want: usize) -> Vec<se
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path());
+    let mut config = test_config(dir.path());
+    // The platform files its users' appeals with a key of its own.
+    let platform = platform_key(&mut config, dir.path(), "appeals:write");
     let roles = Roles {
         hook: false,
         workers: false,
@@ -355,9 +359,18 @@ async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
     assert!(html.contains("Read only"));
 
     // The uploader appeals (filed by the platform's API client); it goes to Bob, not Alice.
+    // A reviewer cannot file one.
     let r = c
         .post(format!("{base}/v1/appeals"))
         .bearer_auth(&bob)
+        .json(&serde_json::json!({"upload_id": "case-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = c
+        .post(format!("{base}/v1/appeals"))
+        .bearer_auth(&platform)
         .json(
             &serde_json::json!({"upload_id": "case-1", "statement": "This is from a news report."}),
         )
@@ -367,7 +380,7 @@ async fn reviewers_work_the_queue_through_the_web_ui_and_api() {
     assert_eq!(r.status().as_u16(), 201);
     let r = c
         .post(format!("{base}/v1/appeals"))
-        .bearer_auth(&bob)
+        .bearer_auth(&platform)
         .json(&serde_json::json!({"upload_id": "../../etc"}))
         .send()
         .await
@@ -764,6 +777,7 @@ async fn serve_for_screenshots() {
     let lena = sign_in(&c, &t.base, "lena", PASSWORD).await.unwrap();
     // Bob decides two, one of which is appealed, so there is history.
     let bob = bearer(&c, &t.base, "bob").await;
+    let lena_api = bearer(&c, &t.base, "lena").await;
     for (decision, reason, note) in [
         (
             "overturn",
@@ -796,8 +810,9 @@ async fn serve_for_screenshots() {
             .await
             .unwrap();
         if decision == "uphold" {
+            // Filed by a lead here (platforms file with a key of their own).
             c.post(format!("{}/v1/appeals", t.base))
-                .bearer_auth(&bob)
+                .bearer_auth(&lena_api)
                 .json(&serde_json::json!({"upload_id": u, "statement": "I am a journalist; this is footage from our report on the attack."}))
                 .send()
                 .await
@@ -823,6 +838,8 @@ async fn serve_for_screenshots() {
                 account_age_days: Some(912),
             },
             received_at: Utc::now(),
+            platform: None,
+            sample_key: None,
         })
         .await
         .unwrap();

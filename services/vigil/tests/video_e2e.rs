@@ -159,7 +159,7 @@ async fn a_video_banked_at_run_time_takes_down_its_copies() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let bank = t.get_json("/v1/banks/videos").await;
+    let bank = t.get_json_as("/v1/banks/videos", &alice).await;
     assert_eq!(bank["vpdq"]["compared_pct"], 50.0, "{bank}");
     assert_eq!(bank["vpdq"]["query_pct"], 80.0, "{bank}");
     // The change reaches the workers through the change log.

@@ -29,6 +29,16 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c
 }
 
+/// Give `config` one platform API key (`test-key` of platform `acme`) with
+/// `scopes`, in a key file under `dir`; returns its bearer token.
+pub fn platform_key(config: &mut Config, dir: &std::path::Path, scopes: &str) -> String {
+    const SECRET: &str = "platform-key-secret-0123456789abcdef";
+    let file = dir.join("platform-keys");
+    std::fs::write(&file, format!("test-key acme {SECRET} {scopes}\n")).unwrap();
+    config.hook.keys_file = Some(file);
+    format!("test-key.{SECRET}")
+}
+
 pub async fn spawn_app_with(config: Config, roles: Roles, dir: tempfile::TempDir) -> TestApp {
     let app = App::start(&config, roles).await.expect("vigil starts");
     TestApp {
@@ -106,6 +116,19 @@ impl TestApp {
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `GET` a JSON document with a bearer token.
+    pub async fn get_json_as(&self, path: &str, token: &str) -> serde_json::Value {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     /// `GET` a JSON document.
