@@ -101,7 +101,12 @@ impl Spec {
         entries.retain(|(tag, _)| {
             !self.remove.contains(tag) && !self.set.iter().any(|(t, _)| t == tag)
         });
-        entries.extend(self.set.iter().cloned());
+        entries.extend(
+            self.set
+                .iter()
+                .filter(|(tag, _)| !self.remove.contains(tag))
+                .cloned(),
+        );
         entries.sort_by_key(|(tag, _)| *tag);
         let at = t.next_offset();
         let next = match self.next {

@@ -345,7 +345,14 @@ pub(crate) fn decode_native(
     // until `from_decoder` below, after the dimensions have been checked.
     let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
     let mut decoder = reader.into_decoder().map_err(|e| map_err(format, e))?;
-    let (dw, dh) = decoder.dimensions();
+    let (mut dw, mut dh) = decoder.dimensions();
+    if format == MediaFormat::Webp && (dw == 0 || dh == 0) {
+        // image-webp 0.2 reads a lossless side of 16384 as 0; libwebp
+        // reads the same header right (and decodes the still image).
+        if let Some((w, h)) = webp::dimensions(bytes) {
+            (dw, dh) = (w, h);
+        }
+    }
     let native_bpp = u64::from(decoder.color_type().bytes_per_pixel());
     check_dimensions(format, dw, dh, native_bpp, limits)?;
     // The decoder itself may allocate at most the memory budget (its

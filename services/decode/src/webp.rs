@@ -35,6 +35,12 @@ fn is_still(bytes: &[u8]) -> bool {
     }
 }
 
+/// The canvas size as libwebp reads it from the header; `None` when it
+/// cannot.
+pub(crate) fn dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
+    libwebp::WebPGetInfo(bytes).ok()
+}
+
 /// Decode a still WebP of `width` x `height` (already checked against the
 /// limits) to RGB8. `Ok(None)` when the file is animated (or `image-webp`
 /// cannot parse its chunks), which the caller decodes with `image-webp`.

@@ -512,3 +512,17 @@ fn a_panicking_decoder_is_contained() {
     assert_eq!(err.kind(), "decoder_panic");
     assert!(matches!(err, DecodeError::DecoderPanic { format: "png" }));
 }
+
+/// A lossless WebP 16384 pixels wide: `image-webp` 0.2 reads that side as
+/// 0; the dimensions come from libwebp's reading of the header instead.
+#[test]
+fn lossless_webp_with_a_side_of_16384_decodes() {
+    let row = ImageBuffer::from_fn(16_384, 1, |x, _| Rgb([(x % 256) as u8, 3, 5]));
+    let mut bytes = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut bytes)
+        .encode(row.as_raw(), 16_384, 1, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let img = decode_image(&bytes, &Limits::default()).unwrap().rgb;
+    assert_eq!(img.dimensions(), (16_384, 1));
+    assert_eq!(img.get_pixel(300, 0).0, [44, 3, 5]);
+}
