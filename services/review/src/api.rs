@@ -47,10 +47,10 @@ pub async fn sign_in(
             gate.check(move || verify_password(&phc, &pw)).await?
         }
         _ => {
-            gate.check(move || {
-                let _ = crate::auth::hash_password(&pw);
-            })
-            .await?;
+            // The same cost as a real check, so timing does not say
+            // whether the account exists.
+            gate.check(move || verify_password(crate::auth::decoy_hash(), &pw))
+                .await?;
             false
         }
     };
